@@ -1,0 +1,23 @@
+# All set-up lives in tools/install.sh; every target that needs the environment depends on it.
+PY := .venv/bin/python
+STAMP := .venv/.normdet-installed
+
+.PHONY: install test demo compare bench clean
+
+install:
+	@bash tools/install.sh
+
+test: install
+	$(PY) -m pytest -q tests
+
+demo: install
+	$(PY) tools/demo.py
+
+compare: install
+	$(PY) tools/compare_norms.py
+
+bench: install
+	$(PY) tools/benchmark_norms.py
+
+clean:
+	rm -rf work_dirs .pytest_cache

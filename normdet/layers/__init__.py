@@ -1,0 +1,1 @@
+NORM_TYPES = ()
