@@ -1,0 +1,127 @@
+"""Batch Group Normalization (Zhou et al., arXiv 2012.02782) and its cross-process SyncBGN."""
+import torch
+import torch.distributed as dist
+from mmengine.registry import MODELS
+from torch import Tensor
+
+from .base import _NormBase, _RunningStatsMixin
+
+
+@MODELS.register_module('BGN')
+class BatchGroupNorm(_RunningStatsMixin, _NormBase):
+    r"""Batch Group Normalization: one statistic per group of the (channel, position) features, over the batch.
+
+    The input (N, C, *spatial) is viewed as (N, G, (C/G)·prod(spatial)). In training, the mean μ_g and
+    biased variance σ²_g of group g are taken over the batch and the group's features, and
+
+    .. math::
+        y = \frac{x - μ_g}{\sqrt{σ^2_g + ε}}·γ_c + β_c,
+
+    while running_mean and running_var (shape (G,), unbiased variance) are updated with torch's BatchNorm
+    momentum convention; evaluation uses the running statistics. G = C is exactly ``nn.BatchNorm2d``; G = 1
+    takes one statistic over the whole batch. The paper gives no code: this follows its definition, with
+    the running statistics of BatchNorm.
+
+    Args:
+        num_features (int): C from an expected input of size (N, C, *spatial), 0 to 3 spatial dims.
+        num_groups (int): G, which must divide C. Default: 32.
+        eps (float): added to the variance. Default: 1e-5.
+        momentum (float, optional): weight of the newest batch in the running statistics; ``None`` for a
+            cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: True.
+        track_running_stats (bool): keep running statistics for evaluation; if False, evaluation uses batch
+            statistics too. Default: True.
+
+    Shape:
+        - Input: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)
+        - Output: same shape as input
+    """
+
+    _abbr_ = 'bgn'
+
+    def __init__(self, num_features: int, num_groups: int = 32, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True, track_running_stats: bool = True) -> None:
+        super().__init__(num_features, eps=eps, affine=affine)
+        if num_groups < 1 or num_features % num_groups:
+            raise ValueError(f'{type(self).__name__}: num_groups={num_groups} must divide '
+                             f'num_features={num_features} (valid: the divisors of {num_features})')
+        self.num_groups = num_groups
+        self.momentum = momentum
+        self._register_running_stats(num_groups, track_running_stats)
+        self.reset_parameters()
+
+    def _batch_stats(self, rows: Tensor):
+        """Mean and biased variance per group of rows (N, G, m), and the count behind them."""
+        count = rows.size(0) * rows.size(2)
+        if count < 2:
+            raise ValueError(f'{type(self).__name__} needs more than 1 value per group in training, got input '
+                             f'with {rows.size(0)} sample(s) of {rows.size(2)} value(s) per group')
+        var, mean = torch.var_mean(rows, dim=(0, 2), correction=0)
+        return mean, var, count
+
+    def _normalize(self, x: Tensor) -> Tensor:
+        rows = self._rows(x, self.num_groups)
+        if self._uses_batch_stats():
+            mean, var, count = self._batch_stats(rows)
+            self._update_running_stats(mean, var, count)
+        else:
+            mean, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
+        y = (rows - mean.view(1, -1, 1)) * torch.rsqrt(var.view(1, -1, 1) + self.eps)
+        return y.view_as(x)
+
+    def extra_repr(self) -> str:
+        return (f'{self.num_features}, num_groups={self.num_groups}, eps={self.eps}, '
+                f'momentum={self.momentum}, affine={self.affine}, '
+                f'track_running_stats={self.track_running_stats}')
+
+
+@MODELS.register_module('SyncBGN')
+class SyncBatchGroupNorm(BatchGroupNorm):
+    r"""BGN whose training statistics are taken over the batches of all processes of a process group.
+
+    Equals BGN on the concatenation of the per-process batches, gradients included (the reductions are
+    differentiable all-reduces), for uneven batches too, including a process with an empty batch, which
+    still joins the reductions. Without an initialised process group of more than one process it is BGN.
+    As with ``nn.SyncBatchNorm``, every process must call the layer in each training forward.
+
+    Args:
+        process_group (ProcessGroup, optional): the processes to synchronise; default: the whole world.
+        Others as :class:`BatchGroupNorm`.
+    """
+
+    _normalizes_empty_batches = True
+
+    def __init__(self, num_features: int, num_groups: int = 32, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, process_group=None) -> None:
+        super().__init__(num_features, num_groups=num_groups, eps=eps, momentum=momentum, affine=affine,
+                         track_running_stats=track_running_stats)
+        self.process_group = process_group
+
+    def _world_size(self) -> int:
+        if not (dist.is_available() and dist.is_initialized()):
+            return 1
+        return dist.get_world_size(self.process_group)
+
+    def _batch_stats(self, rows: Tensor):
+        if self._world_size() == 1:
+            return super()._batch_stats(rows)
+        from torch.distributed.nn.functional import all_reduce
+        group = self.process_group or dist.group.WORLD
+        # Two reductions (sum, then squared deviations from the global mean) rather than sum and sum of
+        # squares: the latter cancels catastrophically in float32 when |mean| >> std.
+        # float64 keeps the count exact beyond 2**24 values per group.
+        local = torch.cat([rows.sum((0, 2)).double(), rows.new_full((1, ), rows.size(0) * rows.size(2),
+                                                                    dtype=torch.float64)])
+        totals = all_reduce(local, group=group)
+        count = totals[-1]
+        mean = (totals[:-1] / count).to(rows.dtype)
+        var = all_reduce(((rows - mean.view(1, -1, 1))**2).sum((0, 2)), group=group) / count.to(rows.dtype)
+        return mean, var, count
+
+    def _normalize(self, x: Tensor) -> Tensor:
+        if x.size(0) == 0 and not (self._uses_batch_stats() and self._world_size() > 1):
+            return x
+        return super()._normalize(x)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f', process_group={self.process_group}'

@@ -1,0 +1,95 @@
+"""GN+, the improved Group Normalization of Gunawan, Yin and Zhang (arXiv 2207.01972)."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.registry import MODELS
+from torch import Tensor
+
+from .base import _NormBase, _RunningStatsMixin
+
+
+@MODELS.register_module('GNPlus')
+class GroupNormPlus(_RunningStatsMixin, _NormBase):
+    r"""GN+: group normalization mixed with a batch standardisation of its own output.
+
+    .. math::
+        x_{gn} = \mathrm{GN}(x)\ \text{(no affine)}, \qquad
+        x_{bn} = \frac{x_{gn} - μ}{\sqrt{σ^2 + ε}}, \qquad
+        y = (w·x_{gn} + (1 - w)·x_{bn})·γ + β, \quad w = \mathrm{sigmoid}(λ),
+
+    with one learnable scalar λ (``mix_logit``) initialised to 1.0, as in the authors' code. GN uses the
+    biased variance and ε inside the square root, as ``nn.GroupNorm``.
+
+    ``batch_stats='channel'`` (default, the detection-safe form): μ, σ² per channel over (N, *spatial) in
+    training, running mean and (unbiased) variance with torch's BatchNorm momentum in evaluation, so it works
+    at one image per GPU. ``batch_stats='position'`` is the authors' original form: μ, σ² per
+    (channel, position) over the batch axis only, no running statistics, in training and evaluation alike,
+    which needs N ≥ 2 and fixed spatial sizes within a batch.
+
+    As λ → +∞, GN+ becomes GroupNorm(num_groups, C).
+
+    Args:
+        num_features (int): C from an expected input of size (N, C, *spatial), 0 to 3 spatial dims.
+        num_groups (int): groups of the GN part; must divide C. Default: 32.
+        eps (float): added to both variances. Default: 1e-5.
+        momentum (float, optional): running statistics momentum (``'channel'`` only). Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: True.
+        batch_stats (str): ``'channel'`` or ``'position'``. Default: ``'channel'``.
+
+    Shape:
+        - Input: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)
+        - Output: same shape as input
+    """
+
+    _abbr_ = 'gnp'
+
+    def __init__(self, num_features: int, num_groups: int = 32, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True, batch_stats: str = 'channel') -> None:
+        super().__init__(num_features, eps=eps, affine=affine)
+        if num_groups < 1 or num_features % num_groups:
+            raise ValueError(f'GNPlus: num_groups={num_groups} must divide num_features={num_features} '
+                             f'(valid: the divisors of {num_features})')
+        if batch_stats not in ('channel', 'position'):
+            raise ValueError(f"GNPlus: batch_stats must be 'channel' or 'position', got {batch_stats!r}")
+        self.num_groups = num_groups
+        self.momentum = momentum
+        self.batch_stats = batch_stats
+        self.mix_logit = nn.Parameter(torch.empty(()))
+        self._register_running_stats(num_features, track_running_stats=batch_stats == 'channel')
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        nn.init.constant_(self.mix_logit, 1.0)
+
+    def _batch_standardize(self, x_gn: Tensor) -> Tensor:
+        if self.batch_stats == 'position':
+            if x_gn.size(0) < 2:
+                raise ValueError(f"GNPlus(batch_stats='position') takes statistics over the batch axis and needs "
+                                 f"at least 2 samples, got input of shape {tuple(x_gn.shape)}; use "
+                                 f"batch_stats='channel' for batches of one image")
+            var, mean = torch.var_mean(x_gn, dim=0, correction=0, keepdim=True)
+        else:
+            shape = (1, -1) + (1, ) * (x_gn.dim() - 2)
+            if self._uses_batch_stats():
+                dims = [0] + list(range(2, x_gn.dim()))
+                count = x_gn.numel() // x_gn.size(1)
+                if count < 2:
+                    raise ValueError(f'GNPlus needs more than 1 value per channel in training, got input of '
+                                     f'shape {tuple(x_gn.shape)}')
+                var, mean = torch.var_mean(x_gn, dim=dims, correction=0)
+                self._update_running_stats(mean, var, count)
+            else:
+                mean, var = self.running_mean.to(x_gn.dtype), self.running_var.to(x_gn.dtype)
+            mean, var = mean.view(shape), var.view(shape)
+        return (x_gn - mean) * torch.rsqrt(var + self.eps)
+
+    def _normalize(self, x: Tensor) -> Tensor:
+        x_gn = F.group_norm(x, self.num_groups, eps=self.eps)
+        x_bn = self._batch_standardize(x_gn)
+        w = torch.sigmoid(self.mix_logit.to(x.dtype))
+        return torch.lerp(x_bn, x_gn, w)
+
+    def extra_repr(self) -> str:
+        return (f'{self.num_features}, num_groups={self.num_groups}, eps={self.eps}, momentum={self.momentum}, '
+                f'affine={self.affine}, batch_stats={self.batch_stats!r}')

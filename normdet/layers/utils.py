@@ -1,0 +1,30 @@
+"""What counts as a norm layer, for code that only knows torch's (weight decay, norm_eval)."""
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.instancenorm import _InstanceNorm
+
+from .base import _NormBase
+
+TORCH_NORMS = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
+
+
+def is_norm(module: nn.Module) -> bool:
+    """True for torch's norm layers and every normdet layer."""
+    return isinstance(module, TORCH_NORMS + (_NormBase, ))
+
+
+def has_running_stats(module: nn.Module) -> bool:
+    """True for the layers whose evaluation uses statistics gathered in training: torch's BatchNorms and
+    the normdet layers that keep running statistics (BGN, SyncBGN, GNPlus, ItN, SWBN)."""
+    if isinstance(module, _NormBase):
+        return module.has_running_stats
+    return isinstance(module, _BatchNorm)
+
+
+def freeze_running_stats(module: nn.Module) -> nn.Module:
+    """Put every layer below `module` that has running statistics in eval mode, as mmdet's
+    ``norm_eval=True`` does for torch's BatchNorms only. Parameters keep their ``requires_grad``."""
+    for m in module.modules():
+        if has_running_stats(m):
+            m.eval()
+    return module

@@ -1,0 +1,148 @@
+"""What every normdet layer promises a detector: shapes, empty batches, precision, memory formats, errors,
+registration and state_dicts."""
+import pytest
+import torch
+from mmcv.cnn import build_norm_layer
+from mmengine.registry import MODELS, DefaultScope, init_default_scope
+
+import normdet  # noqa: F401
+from normdet.layers import NORM_TYPES
+
+# Small arguments so that every type fits 8 channels.
+CONFIGS = {
+    'GW': dict(type='GW', num_groups=4),
+    'BGN': dict(type='BGN', num_groups=4),
+    'SyncBGN': dict(type='SyncBGN', num_groups=4),
+    'GNPlus': dict(type='GNPlus', num_groups=4),
+    'ItN': dict(type='ItN', num_channels=4),
+    'SWBN': dict(type='SWBN', num_channels=4, whitening_lr=1e-2),
+}
+ABBR = {'GW': 'gw', 'BGN': 'bgn', 'SyncBGN': 'bgn', 'GNPlus': 'gnp', 'ItN': 'itn', 'SWBN': 'swbn'}
+
+
+def build(norm_type, channels=8):
+    return build_norm_layer(dict(CONFIGS[norm_type]), channels)[1]
+
+
+def test_every_type_has_a_config_here():
+    assert set(CONFIGS) == set(NORM_TYPES)
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+def test_builds_through_mmcv_in_plain_code_and_mmdet_scope(norm_type):
+    name, layer = build_norm_layer(dict(CONFIGS[norm_type]), 8, postfix=2)
+    assert name == ABBR[norm_type] + '2'
+    assert layer.eps == 1e-5  # build_norm_layer always passes eps
+    assert type(layer) is MODELS.get(norm_type)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        init_default_scope('mmdet')
+        name, layer = build_norm_layer(dict(CONFIGS[norm_type], eps=1e-3), 8, postfix=1)
+        assert name == ABBR[norm_type] + '1' and layer.eps == 1e-3
+    assert layer.weight.shape == (8, ) and bool((layer.weight == 1).all()) and bool((layer.bias == 0).all())
+    assert norm_type in repr(layer) or type(layer).__name__ in repr(layer)
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+@pytest.mark.parametrize('shape', [(4, 8), (3, 8, 5), (2, 8, 4, 5), (2, 8, 3, 2, 3)])
+def test_all_ranks_train_and_eval(norm_type, shape):
+    layer = build(norm_type)
+    x = torch.randn(*shape, requires_grad=True)
+    y = layer(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    y.square().sum().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(layer.weight.grad).all()
+    layer.eval()
+    assert torch.isfinite(layer(x)).all()
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+@pytest.mark.parametrize('training', [True, False])
+def test_empty_batch(norm_type, training):
+    layer = build(norm_type).train(training)
+    state = {k: v.clone() for k, v in layer.state_dict().items()}
+    x = torch.randn(0, 8, 7, 7, requires_grad=True)
+    y = layer(x)
+    assert y.shape == (0, 8, 7, 7)
+    y.sum().backward()
+    assert x.grad.shape == x.shape
+    assert layer.weight.grad is not None  # the parameters stay in the graph (DDP needs them used)
+    for k, v in layer.state_dict().items():  # running statistics are untouched by an empty batch
+        assert torch.equal(v, state[k]), k
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_half_inputs_are_normalized_in_float32(norm_type, dtype):
+    layer = build(norm_type)
+    reference = build(norm_type)
+    x = torch.randn(4, 8, 6, 6) * 3 + 1
+    x_half = x.to(dtype)
+    y = layer(x_half)
+    assert y.dtype == dtype
+    expected = reference(x_half.float())
+    torch.testing.assert_close(y.float(), expected.to(dtype).float(), rtol=0, atol=0)
+    for name, buf in layer.named_buffers():
+        if buf.is_floating_point():
+            assert buf.dtype == torch.float32, name
+            torch.testing.assert_close(buf, dict(reference.named_buffers())[name])
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+def test_autocast_computes_in_float32(norm_type):
+    layer, reference = build(norm_type), build(norm_type)
+    x = torch.randn(2, 8, 5, 5)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        y = layer(x)
+        y_half = layer.eval()(x.bfloat16())
+    reference.train()
+    torch.testing.assert_close(y, reference(x), rtol=0, atol=0)
+    assert y.dtype == torch.float32 and y_half.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+def test_channels_last(norm_type):
+    layer, reference = build(norm_type), build(norm_type)
+    x = torch.randn(2, 8, 5, 6)
+    y = layer(x.contiguous(memory_format=torch.channels_last))
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, reference(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+def test_bad_inputs_say_what_was_expected(norm_type):
+    layer = build(norm_type)
+    with pytest.raises(ValueError, match=r'expects 8 channels.*\(2, 6, 4, 4\)'):
+        layer(torch.randn(2, 6, 4, 4))
+    with pytest.raises(ValueError, match=r'1 to 3 spatial dims.*1-d input of shape \(8,\)'):
+        layer(torch.randn(8))
+    with pytest.raises(ValueError, match=r'6-d input'):
+        layer(torch.randn(1, 8, 2, 2, 2, 2))
+
+
+@pytest.mark.parametrize('norm_type', ['GW', 'BGN', 'SyncBGN', 'GNPlus'])
+def test_group_count_that_does_not_divide_is_a_clear_error(norm_type):
+    with pytest.raises(ValueError, match=r'num_groups=3 must divide num_features=8'):
+        build_norm_layer(dict(type=norm_type, num_groups=3), 8)
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+def test_state_dict_round_trip(norm_type):
+    layer = build(norm_type)
+    with torch.no_grad():
+        layer.weight.uniform_(0.5, 1.5)
+    for _ in range(3):
+        layer(torch.randn(4, 8, 3, 3) * 2 + 1)
+    layer.eval()
+    clone = build(norm_type).eval()
+    clone.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 8, 3, 3)
+    assert torch.equal(layer(x), clone(x))
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+def test_constant_input_stays_finite(norm_type):
+    layer = build(norm_type)
+    x = torch.full((2, 8, 4, 4), 3.0, requires_grad=True)
+    y = layer(x)
+    y.sum().backward()
+    assert torch.isfinite(y).all() and torch.isfinite(x.grad).all()

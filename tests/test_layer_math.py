@@ -1,0 +1,352 @@
+"""Each layer against an independent float64 re-derivation of its paper's math and against torch's own
+layers at the equivalence points. The references below are written from the papers' formulas with plain
+loops and numpy/torch.linalg, sharing no code with normdet."""
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from normdet.layers import (BatchGroupNorm, GroupNormPlus, GroupWhitening, IterNorm, StochasticWhiteningBN,
+                            channel_groups)
+
+torch.manual_seed(0)
+DOUBLE = dict(dtype=torch.float64)
+
+
+def randn(*shape, scale=1.0, requires_grad=False):
+    x = (torch.randn(*shape, **DOUBLE) * scale + 0.3).requires_grad_(requires_grad)
+    return x
+
+
+def newton_inverse_sqrt(sigma, T):
+    """IterNorm's Newton iteration for one matrix, written from the paper's Algorithm 1."""
+    tr = torch.trace(sigma)
+    sigma_n = sigma / tr
+    p = torch.eye(sigma.shape[0], **DOUBLE)
+    for _ in range(T):
+        p = 1.5 * p - 0.5 * torch.linalg.matrix_power(p, 3) @ sigma_n
+    return p / torch.sqrt(tr)
+
+
+def reference_gw(x, groups, T, eps):
+    """The authors' GroupItN, per sample: rows of channel groups, Σ over (C/g)·HW, Newton whitening."""
+    out = []
+    for sample in x:
+        rows = sample.reshape(groups, -1)
+        xc = rows - rows.mean(1, keepdim=True)
+        sigma = xc @ xc.T / rows.shape[1] + eps * torch.eye(groups, **DOUBLE)
+        out.append((newton_inverse_sqrt(sigma, T) @ xc).reshape(sample.shape))
+    return torch.stack(out)
+
+
+def reference_itn(x, d, T, eps):
+    """IterNorm in training: per group of d channels, statistics over batch and positions."""
+    n, c = x.shape[:2]
+    out = torch.empty_like(x)
+    means, wms = [], []
+    for start in range(0, c, d):
+        rows = x[:, start:start + d].transpose(0, 1).reshape(d, -1)
+        mean = rows.mean(1, keepdim=True)
+        xc = rows - mean
+        wm = newton_inverse_sqrt(xc @ xc.T / rows.shape[1] + eps * torch.eye(d, **DOUBLE), T)
+        out[:, start:start + d] = (wm @ xc).reshape((d, n) + x.shape[2:]).transpose(0, 1)
+        means.append(mean)
+        wms.append(wm)
+    return out, torch.stack(means), torch.stack(wms)
+
+
+def reference_bgn(x, groups, eps):
+    """BGN in training from its definition, in numpy."""
+    a = x.detach().numpy()
+    n = a.shape[0]
+    rows = a.reshape(n, groups, -1)
+    mean = rows.mean(axis=(0, 2))
+    var = rows.var(axis=(0, 2))
+    y = (rows - mean[None, :, None]) / np.sqrt(var[None, :, None] + eps)
+    return torch.from_numpy(y.reshape(a.shape)), mean, var, n * rows.shape[2]
+
+
+def inverse_sqrt_eig(sigma):
+    evals, evecs = np.linalg.eigh(sigma)
+    return evecs @ np.diag(evals**-0.5) @ evecs.T
+
+
+# ----------------------------------------------------------------------------------------------- GW
+@pytest.mark.parametrize('shape,groups', [((3, 16, 5, 4), 4), ((2, 12, 7), 3), ((4, 8), 2), ((2, 8, 3, 2, 2), 2)])
+@pytest.mark.parametrize('eps', [0.0, 1e-5])
+def test_gw_matches_official_group_itn(shape, groups, eps):
+    x = randn(*shape, requires_grad=True)
+    gw = GroupWhitening(shape[1], num_groups=groups, T=5, eps=eps, affine=False).double()
+    y = gw(x)
+    x_ref = x.detach().clone().requires_grad_(True)
+    y_ref = reference_gw(x_ref, groups, 5, eps)
+    torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
+    grad_out = torch.randn_like(y)
+    (gx, ) = torch.autograd.grad(y, x, grad_out)
+    (gx_ref, ) = torch.autograd.grad(y_ref, x_ref, grad_out)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-8, atol=1e-10)
+
+
+def test_gw_one_group_is_groupnorm_1():
+    x = randn(3, 10, 6, 5)
+    gw = GroupWhitening(10, num_groups=1, eps=1e-5).double()
+    gn = nn.GroupNorm(1, 10, eps=1e-5).double()
+    with torch.no_grad():
+        for layer in (gw, gn):
+            layer.weight.uniform_(0.5, 1.5)
+            layer.bias.uniform_(-1, 1)
+        gn.weight.copy_(gw.weight)
+        gn.bias.copy_(gw.bias)
+    torch.testing.assert_close(gw(x), gn(x), rtol=1e-10, atol=1e-10)
+
+
+def test_gw_zca_whitens_exactly_and_newton_converges_to_it():
+    x = randn(2, 8, 6, 6)
+    zca = GroupWhitening(8, num_groups=4, eps=0.0, affine=False, whitening='zca').double()
+    y = zca(x)
+    for n in range(2):
+        rows = y[n].reshape(4, -1)
+        cov = rows @ rows.T / rows.shape[1]
+        torch.testing.assert_close(cov, torch.eye(4, **DOUBLE), rtol=0, atol=1e-10)
+        # ZCA against numpy's eigendecomposition.
+        r = x[n].reshape(4, -1).numpy()
+        rc = r - r.mean(1, keepdims=True)
+        expected = inverse_sqrt_eig(rc @ rc.T / rc.shape[1]) @ rc
+        np.testing.assert_allclose(rows.numpy(), expected, rtol=1e-9, atol=1e-9)
+    newton = GroupWhitening(8, num_groups=4, T=60, eps=0.0, affine=False).double()
+    torch.testing.assert_close(newton(x), y, rtol=1e-6, atol=1e-6)
+
+
+def test_gw_partial_whitening_at_t5_is_by_design():
+    """T = 5 moves the group covariance towards I without reaching it (the paper's operating point)."""
+    x = randn(1, 64, 8, 8) @ torch.randn(8, 8, **DOUBLE)
+    y = GroupWhitening(64, num_groups=16, T=5, eps=0.0, affine=False).double()(x)
+    rows = y[0].reshape(16, -1)
+    evals = torch.linalg.eigvalsh(rows @ rows.T / rows.shape[1])
+    assert evals.max() <= 1.0 + 1e-9 and evals.min() > 0.01
+
+
+def test_gw_group_arguments():
+    assert GroupWhitening(16, num_groups=64).num_groups == 16  # clipped to C, as the official code
+    assert GroupWhitening(64, num_channels=4).num_groups == 16
+    with pytest.raises(ValueError, match=r'num_groups=64 must divide num_features=96'):
+        GroupWhitening(96, num_groups=64)
+
+
+# ---------------------------------------------------------------------------------------------- BGN
+def test_bgn_matches_definition_and_running_stats():
+    x = randn(3, 12, 5, 4, requires_grad=True)
+    bgn = BatchGroupNorm(12, num_groups=4, momentum=0.3, affine=False).double()
+    y = bgn(x)
+    y_ref, mean, var, count = reference_bgn(x, 4, bgn.eps)
+    torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(bgn.running_mean.numpy(), 0.3 * mean, rtol=1e-10)
+    np.testing.assert_allclose(bgn.running_var.numpy(), 0.7 + 0.3 * var * count / (count - 1), rtol=1e-10)
+    bgn.eval()
+    rm, rv = bgn.running_mean.numpy(), bgn.running_var.numpy()
+    expected = (x.detach().numpy().reshape(3, 4, -1) - rm[None, :, None]) / np.sqrt(rv[None, :, None] + bgn.eps)
+    np.testing.assert_allclose(bgn(x).detach().numpy(), expected.reshape(x.shape), rtol=1e-10)
+
+
+@pytest.mark.parametrize('momentum', [0.1, None])
+def test_bgn_with_g_equal_c_is_batchnorm2d(momentum):
+    bgn = BatchGroupNorm(6, num_groups=6, momentum=momentum).double()
+    bn = nn.BatchNorm2d(6, momentum=momentum).double()
+    with torch.no_grad():
+        bgn.weight.uniform_(0.5, 1.5)
+        bgn.bias.uniform_(-1, 1)
+        bn.weight.copy_(bgn.weight)
+        bn.bias.copy_(bgn.bias)
+    for step in range(3):
+        x = randn(4, 6, 5, 3, scale=step + 1)
+        x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+        y1, y2 = bgn(x1), bn(x2)
+        torch.testing.assert_close(y1, y2, rtol=1e-10, atol=1e-10)
+        g = torch.randn_like(y1)
+        y1.backward(g)
+        y2.backward(g)
+        torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-8, atol=1e-10)
+        torch.testing.assert_close(bgn.weight.grad, bn.weight.grad, rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(bgn.running_mean, bn.running_mean, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(bgn.running_var, bn.running_var, rtol=1e-10, atol=1e-12)
+    assert int(bgn.num_batches_tracked) == int(bn.num_batches_tracked) == 3
+    bgn.eval(), bn.eval()
+    x = randn(2, 6, 4, 4)
+    torch.testing.assert_close(bgn(x), bn(x), rtol=1e-10, atol=1e-10)
+
+
+# ------------------------------------------------------------------------------------------- GNPlus
+def test_gnplus_channel_mode_matches_gn_then_bn():
+    gnp = GroupNormPlus(8, num_groups=2, momentum=0.2).double()
+    with torch.no_grad():
+        gnp.mix_logit.fill_(0.4)
+        gnp.weight.uniform_(0.5, 1.5)
+        gnp.bias.uniform_(-1, 1)
+    gn = nn.GroupNorm(2, 8, affine=False).double()
+    bn = nn.BatchNorm2d(8, affine=False, momentum=0.2).double()
+    w = torch.sigmoid(torch.tensor(0.4, **DOUBLE))
+
+    def expected(x):
+        x_gn = gn(x)
+        mixed = w * x_gn + (1 - w) * bn(x_gn)
+        return mixed * gnp.weight.view(1, -1, 1, 1) + gnp.bias.view(1, -1, 1, 1)
+
+    for _ in range(2):
+        x = randn(3, 8, 4, 5, requires_grad=True)
+        x_ref = x.detach().clone().requires_grad_()
+        y, y_ref = gnp(x), expected(x_ref)
+        torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
+        g = torch.randn_like(y)
+        torch.testing.assert_close(torch.autograd.grad(y, x, g)[0], torch.autograd.grad(y_ref, x_ref, g)[0],
+                                   rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(gnp.running_mean, bn.running_mean)
+    torch.testing.assert_close(gnp.running_var, bn.running_var)
+    gnp.eval(), bn.eval()
+    x = randn(1, 8, 4, 5)  # one image: the detection case
+    torch.testing.assert_close(gnp(x), expected(x), rtol=1e-10, atol=1e-10)
+
+
+def test_gnplus_position_mode_is_the_authors_form():
+    gnp = GroupNormPlus(6, num_groups=3, affine=False, batch_stats='position').double()
+    x = randn(4, 6, 3, 3)
+    a = F.group_norm(x, 3, eps=gnp.eps).numpy()
+    x_bn = (a - a.mean(0, keepdims=True)) / np.sqrt(a.var(0, keepdims=True) + gnp.eps)
+    w = 1 / (1 + np.exp(-1.0))  # λ starts at 1
+    np.testing.assert_allclose(gnp(x).detach().numpy(), w * a + (1 - w) * x_bn, rtol=1e-10, atol=1e-12)
+    assert gnp.running_mean is None
+    with pytest.raises(ValueError, match=r"at least 2 samples.*batch_stats='channel'"):
+        gnp(x[:1])
+
+
+def test_gnplus_large_lambda_is_groupnorm():
+    gnp = GroupNormPlus(8, num_groups=4).double()
+    gn = nn.GroupNorm(4, 8).double()
+    with torch.no_grad():
+        gnp.mix_logit.fill_(100.0)
+    x = randn(2, 8, 5, 5)
+    torch.testing.assert_close(gnp(x), gn(x), rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------- ItN
+@pytest.mark.parametrize('shape,d', [((4, 8, 3, 3), 4), ((6, 6), 3), ((3, 4, 5), 4)])
+def test_itn_matches_iternorm_paper(shape, d):
+    x = randn(*shape, requires_grad=True)
+    itn = IterNorm(shape[1], num_channels=d, T=5, momentum=0.25, affine=False).double()
+    y = itn(x)
+    x_ref = x.detach().clone().requires_grad_()
+    y_ref, mean, wm = reference_itn(x_ref, d, 5, itn.eps)
+    torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
+    g = torch.randn_like(y)
+    torch.testing.assert_close(torch.autograd.grad(y, x, g)[0], torch.autograd.grad(y_ref, x_ref, g)[0],
+                               rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(itn.running_mean, 0.25 * mean.detach())
+    eye = torch.eye(d, **DOUBLE).expand_as(wm)
+    torch.testing.assert_close(itn.running_wm, 0.75 * eye + 0.25 * wm.detach())
+    itn.eval()
+    x2 = randn(*shape)
+    expected = torch.empty_like(x2)
+    for i, start in enumerate(range(0, shape[1], d)):
+        rows = x2[:, start:start + d].transpose(0, 1).reshape(d, -1)
+        out = itn.running_wm[i] @ (rows - itn.running_mean[i])
+        expected[:, start:start + d] = out.reshape((d, shape[0]) + tuple(shape[2:])).transpose(0, 1)
+    torch.testing.assert_close(itn(x2), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_itn_one_channel_per_group_is_batchnorm_in_training():
+    x = randn(4, 6, 5, 5)
+    itn = IterNorm(6, num_channels=1).double()
+    bn = nn.BatchNorm2d(6).double()
+    torch.testing.assert_close(itn(x), bn(x), rtol=1e-10, atol=1e-10)
+
+
+def test_channel_groups_halves_like_official_iternorm():
+    assert channel_groups(256, 64) == 64
+    assert channel_groups(96, 64) == 32
+    assert channel_groups(48, 64) == 16
+    assert channel_groups(3, 64) == 1
+
+
+# --------------------------------------------------------------------------------------------- SWBN
+def test_swbn_without_whitening_steps_is_batchnorm2d():
+    swbn = StochasticWhiteningBN(8, num_channels=4, whitening_lr=0.0, momentum=0.1).double()
+    bn = nn.BatchNorm2d(8, momentum=0.1).double()
+    for _ in range(3):
+        x = randn(3, 8, 4, 4)
+        x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+        y1, y2 = swbn(x1), bn(x2)
+        torch.testing.assert_close(y1, y2, rtol=1e-12, atol=1e-12)
+        g = torch.randn_like(y1)
+        y1.backward(g), y2.backward(g)
+        torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(swbn.running_var, bn.running_var)
+    swbn.eval(), bn.eval()
+    x = randn(2, 8, 3, 3)
+    torch.testing.assert_close(swbn(x), bn(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize('criterion', ['kl', 'fro'])
+def test_swbn_whitening_step_matches_its_criterion(criterion):
+    swbn = StochasticWhiteningBN(4, num_channels=4, whitening_lr=0.05, criterion=criterion, affine=False).double()
+    w0 = torch.eye(4, **DOUBLE) + 0.1 * torch.randn(4, 4, **DOUBLE)
+    swbn.whitening_matrix.copy_(w0.unsqueeze(0))
+    x = randn(64, 4) @ torch.randn(4, 4, **DOUBLE)
+    y = swbn(x)
+    a = x.numpy()
+    x_hat = (a - a.mean(0)) / np.sqrt(a.var(0) + swbn.eps)
+    sigma = x_hat.T @ x_hat / len(a)
+    w = w0.numpy()
+    residual = w @ sigma @ w.T - np.eye(4)
+    if criterion == 'kl':
+        w_new = w - 0.05 * residual @ w
+    else:
+        w_new = w - 0.05 * residual @ w @ sigma / np.linalg.norm(residual)
+    np.testing.assert_allclose(swbn.whitening_matrix[0].numpy(), w_new, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), x_hat @ w_new.T, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize('criterion,lr,steps', [('kl', 0.1, 150), ('fro', 0.1, 400)])
+def test_swbn_training_steps_whiten_a_stationary_input(criterion, lr, steps):
+    gen = torch.Generator().manual_seed(1)
+    mixing = torch.eye(8, **DOUBLE) + 0.4 * torch.randn(8, 8, generator=gen, **DOUBLE)
+    swbn = StochasticWhiteningBN(8, num_channels=8, whitening_lr=lr, criterion=criterion, affine=False).double()
+
+    def output_covariance():
+        rows = y.transpose(0, 1).reshape(8, -1)
+        rows = rows - rows.mean(1, keepdim=True)
+        return rows @ rows.T / rows.shape[1]
+
+    for step in range(steps):
+        x = torch.randn(4096, 8, generator=gen, **DOUBLE) @ mixing.T
+        y = swbn(x)
+        if step == 0:
+            start = torch.linalg.matrix_norm(output_covariance() - torch.eye(8, **DOUBLE))
+    end = torch.linalg.matrix_norm(output_covariance() - torch.eye(8, **DOUBLE))
+    assert end < 0.15 * start and end < 0.2
+
+
+# --------------------------------------------------------------------------------------- gradcheck
+def _gradcheck_layers():
+    swbn = StochasticWhiteningBN(6, num_channels=3, whitening_lr=0.0)
+    swbn.whitening_matrix.add_(0.1 * torch.randn_like(swbn.whitening_matrix))
+    return [
+        GroupWhitening(6, num_groups=3, T=3),
+        GroupWhitening(6, num_groups=2, T=3, whitening='zca'),
+        BatchGroupNorm(6, num_groups=3),
+        GroupNormPlus(6, num_groups=2),
+        GroupNormPlus(6, num_groups=3, batch_stats='position'),
+        IterNorm(6, num_channels=3, T=3),
+        swbn,
+    ]
+
+
+@pytest.mark.parametrize('layer', _gradcheck_layers(), ids=lambda m: type(m).__name__)
+def test_gradcheck(layer):
+    layer = layer.double()
+    with torch.no_grad():
+        layer.weight.uniform_(0.5, 1.5)
+        layer.bias.uniform_(-0.5, 0.5)
+    x = randn(3, 6, 3, 2, requires_grad=True)
+    assert torch.autograd.gradcheck(layer, (x, ), eps=1e-6, atol=1e-5, rtol=1e-4)
+    layer.eval()
+    assert torch.autograd.gradcheck(layer, (x, ), eps=1e-6, atol=1e-5, rtol=1e-4)
