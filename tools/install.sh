@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PY="$VENV/bin/python"
-PIP="$PY -m pip --quiet"
+PIP="$PY -m pip -qq"
 
 [ -x "$PY" ] || python3 -m venv "$VENV"
 
