@@ -1,1 +1,7 @@
+from .backbones import PositionNormResNet, PositionNormResNeXt, check_local_pretrained
+from .utils import convert_gw_checkpoint, load_source_checkpoint
 
+__all__ = [
+    'PositionNormResNet', 'PositionNormResNeXt', 'check_local_pretrained', 'convert_gw_checkpoint',
+    'load_source_checkpoint'
+]
