@@ -76,8 +76,17 @@ class _NormBase(nn.Module):
         """View (N, C, *spatial) as (N, groups, (C/groups)·prod(spatial)); works for N = 0 too."""
         return x.reshape(x.size(0), groups, x.shape[1:].numel() // groups)
 
+    def _check_finite(self, x: Tensor) -> None:
+        # Only under anomaly detection: the check reads the tensor back to the host, a sync per layer.
+        if torch.is_anomaly_enabled() and not bool(torch.isfinite(x).all()):
+            raise FloatingPointError(
+                f'{type(self).__name__}({self.num_features}) got a non-finite input of shape {tuple(x.shape)} '
+                f'({int(torch.isnan(x).sum())} NaN, {int(torch.isinf(x).sum())} inf): the layer before it '
+                f'diverged')
+
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
+        self._check_finite(x)
         if x.size(0) == 0 and not self._normalizes_empty_batches:
             # The affine keeps weight and bias in the graph, so DDP sees them used on every rank.
             return self._affine(x)

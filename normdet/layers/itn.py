@@ -70,6 +70,9 @@ class IterNorm(_NormBase):
     def _normalize(self, x: Tensor) -> Tensor:
         rows = channels_as_rows(x, self.num_channels)
         if self.training:
+            if rows.size(-1) < 2:
+                raise ValueError(f'ItN needs more than 1 value per channel in training, got input of shape '
+                                 f'{tuple(x.shape)}')
             mean = rows.mean(-1, keepdim=True)
             xc = rows - mean
             wm = newton_schulz_whitening(covariance(xc, self.eps), self.T)
