@@ -221,3 +221,23 @@ def test_converted_style_checkpoint_loads_through_init_cfg(tmp_path):
     backbone.init_weights()
     for key, value in backbone.state_dict().items():
         assert torch.equal(value, source.state_dict()[key]), key
+
+
+def test_norm_eval_positions_limit_which_running_stats_freeze():
+    backbone = PositionNormResNet(depth=50, norm_cfg=FROZEN_BN, stem_norm_cfg=dict(type='BGN', num_groups=16),
+                                  norm2_cfg=dict(type='BGN', num_groups=16), norm_eval=True,
+                                  norm_eval_positions=('norm1', 'norm3', 'downsample'))
+    backbone.train()
+    assert backbone.bn1.training
+    for block in blocks(backbone):
+        assert isinstance(block.bn2, BatchGroupNorm) and block.bn2.training
+        assert not block.bn1.training and not block.bn3.training
+        assert block.downsample is None or not block.downsample[1].training
+    # A torch BN outside the listed positions keeps training too (mmdet would freeze every BatchNorm).
+    backbone = PositionNormResNet(depth=18, norm_eval=True, norm_eval_positions=('stem', 'norm1'))
+    backbone.train()
+    assert not backbone.bn1.training
+    assert all(not b.bn1.training and b.bn2.training for b in blocks(backbone))
+    assert all(b.downsample is None or b.downsample[1].training for b in blocks(backbone))
+    with pytest.raises(ValueError, match='bn2'):
+        PositionNormResNet(depth=18, norm_eval_positions=('bn2', ))

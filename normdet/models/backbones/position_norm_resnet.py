@@ -32,6 +32,8 @@ from mmdet.registry import MODELS
 
 from normdet.layers import freeze_running_stats
 
+POSITIONS = ('stem', 'norm1', 'norm2', 'norm3', 'downsample')
+
 _DEFAULT_CHECKPOINT_HINT = (
     'For the Group Whitening backbones, download the authors\' ImageNet model (links in the README of '
     'github.com/huangleiBuaa/GroupWhitening) and convert it: '
@@ -115,13 +117,19 @@ class _PositionNormResNetMixin:
     """What :class:`PositionNormResNet` and :class:`PositionNormResNeXt` add to mmdet's backbones."""
 
     def _set_position_norms(self, norm_cfg, stem_norm_cfg, norm1_cfg, norm2_cfg, norm3_cfg,
-                            downsample_norm_cfg, zero_init_residual, init_cfg, pretrained,
-                            checkpoint_hint) -> None:
+                            downsample_norm_cfg, norm_eval_positions, zero_init_residual, init_cfg,
+                            pretrained, checkpoint_hint) -> None:
         # Set before mmdet's __init__, which builds the stem and stages through the hooks below.
         self.stem_norm_cfg = stem_norm_cfg or norm_cfg
         self.block_norm_cfgs = dict(
             norm1_cfg=norm1_cfg or norm_cfg, norm2_cfg=norm2_cfg or norm_cfg, norm3_cfg=norm3_cfg or norm_cfg)
         self.downsample_norm_cfg = downsample_norm_cfg or norm_cfg
+        if norm_eval_positions is not None:
+            unknown = set(norm_eval_positions) - set(POSITIONS)
+            if unknown:
+                raise ValueError(f'norm_eval_positions: unknown {sorted(unknown)}; positions are {POSITIONS}')
+            norm_eval_positions = tuple(norm_eval_positions)
+        self.norm_eval_positions = norm_eval_positions
         # mmdet decides zero_init_residual with `block is Bottleneck`, which no subclass passes.
         self._zero_init_last_norm = zero_init_residual and init_cfg is None and pretrained is None
         self.checkpoint_hint = checkpoint_hint
@@ -148,12 +156,28 @@ class _PositionNormResNetMixin:
         return super().make_res_layer(**kwargs)
 
     def train(self, mode: bool = True):
-        """mmdet's train(), with ``norm_eval`` extended from torch's BatchNorms to every layer with running
-        statistics (BGN, GNPlus, ItN, SWBN); GW and GN have none and stay in training mode."""
-        super().train(mode)
+        """mmdet's train() with ``norm_eval`` extended from torch's BatchNorms to every layer with running
+        statistics (BGN, GNPlus, ItN, SWBN; GW and GN have none) and limited to ``norm_eval_positions``."""
+        nn.Module.train(self, mode)  # what mmdet's ResNet.train does before its BatchNorm-only norm_eval
+        self._freeze_stages()
         if mode and self.norm_eval:
-            freeze_running_stats(self)
+            for module in self._norm_eval_modules():
+                freeze_running_stats(module)
         return self
+
+    def _norm_eval_modules(self):
+        if self.norm_eval_positions is None:
+            return [self]
+        modules = []
+        if 'stem' in self.norm_eval_positions:
+            modules += [self.stem[i] for i in (1, 4, 7)] if self.deep_stem else [self.norm1]
+        for layer_name in self.res_layers:
+            for block in getattr(self, layer_name):
+                modules += [getattr(block, f'norm{p}') for p in (1, 2, 3)
+                            if f'norm{p}' in self.norm_eval_positions and hasattr(block, f'norm{p}_name')]
+                if 'downsample' in self.norm_eval_positions and block.downsample is not None:
+                    modules.append(block.downsample[-1])
+        return modules
 
     def init_weights(self):
         check_local_pretrained(self.init_cfg, self.checkpoint_hint)
@@ -169,6 +193,11 @@ class PositionNormResNet(_PositionNormResNetMixin, ResNet):
         norm1_cfg, norm2_cfg, norm3_cfg (dict, optional): norms after each block's conv1, conv2 (the 3x3
             conv of a bottleneck), conv3 (bottlenecks only). Default: ``norm_cfg``.
         downsample_norm_cfg (dict, optional): norm of the shortcut projection. Default: ``norm_cfg``.
+        norm_eval_positions (sequence[str], optional): the positions ('stem', 'norm1', 'norm2', 'norm3',
+            'downsample') whose running statistics ``norm_eval=True`` freezes. Default: all. Restrict it when
+            a position holds a batch-statistics norm with no pretrained statistics (e.g. BGN after the 3x3
+            convs of a torchvision ResNet with frozen BN elsewhere): frozen, such a layer would normalise
+            with its initial statistics forever.
         checkpoint_hint (str, optional): how to obtain a local ``Pretrained`` checkpoint; raised in a
             FileNotFoundError from ``init_weights`` when the file is missing.
         **kwargs: mmdet's ``ResNet`` arguments. ``norm_eval=True`` also puts the normdet layers with running
@@ -200,14 +229,15 @@ class PositionNormResNet(_PositionNormResNetMixin, ResNet):
                  norm2_cfg=None,
                  norm3_cfg=None,
                  downsample_norm_cfg=None,
+                 norm_eval_positions=None,
                  zero_init_residual=True,
                  pretrained=None,
                  init_cfg=None,
                  checkpoint_hint=None,
                  **kwargs):
         self._set_position_norms(norm_cfg, stem_norm_cfg, norm1_cfg, norm2_cfg, norm3_cfg,
-                                 downsample_norm_cfg, zero_init_residual, init_cfg, pretrained,
-                                 checkpoint_hint)
+                                 downsample_norm_cfg, norm_eval_positions, zero_init_residual, init_cfg,
+                                 pretrained, checkpoint_hint)
         super().__init__(depth, norm_cfg=norm_cfg, zero_init_residual=zero_init_residual,
                          pretrained=pretrained, init_cfg=init_cfg, **kwargs)
 
@@ -238,13 +268,14 @@ class PositionNormResNeXt(_PositionNormResNetMixin, ResNeXt):
                  norm2_cfg=None,
                  norm3_cfg=None,
                  downsample_norm_cfg=None,
+                 norm_eval_positions=None,
                  zero_init_residual=True,
                  pretrained=None,
                  init_cfg=None,
                  checkpoint_hint=None,
                  **kwargs):
         self._set_position_norms(norm_cfg, stem_norm_cfg, norm1_cfg, norm2_cfg, norm3_cfg,
-                                 downsample_norm_cfg, zero_init_residual, init_cfg, pretrained,
-                                 checkpoint_hint)
+                                 downsample_norm_cfg, norm_eval_positions, zero_init_residual, init_cfg,
+                                 pretrained, checkpoint_hint)
         super().__init__(depth=depth, norm_cfg=norm_cfg, zero_init_residual=zero_init_residual,
                          pretrained=pretrained, init_cfg=init_cfg, **kwargs)
