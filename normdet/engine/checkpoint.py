@@ -1,0 +1,66 @@
+"""Loading mmengine checkpoints with torch >= 2.6 while keeping ``torch.load(weights_only=True)``.
+
+mmengine 0.10.7 calls ``torch.load(filename, map_location=...)`` without ``weights_only``; since torch 2.6
+that means ``weights_only=True``, whose unpickler rejects every global that is not allow-listed. Besides
+tensors and builtin containers, the checkpoints mmengine writes (``CheckpointHook``, ``Runner.save_checkpoint``)
+hold:
+
+* ``message_hub.log_scalars``: :class:`mmengine.logging.HistoryBuffer` objects, whose state holds numpy
+  arrays (``numpy.ndarray`` rebuilt by ``numpy._core.multiarray._reconstruct`` from a ``numpy.dtype``) and
+  the statistics methods as ``getattr(HistoryBuffer, 'mean')`` etc. (``builtins.getattr``);
+* numpy scalars (``numpy._core.multiarray.scalar``) wherever a hook or metric logged one (runtime info,
+  ``meta``).
+
+:func:`mmengine_checkpoint_globals` allow-lists exactly these for the duration of a load. numpy 1 pickles
+its functions under ``numpy.core.multiarray``, numpy 2 under ``numpy._core.multiarray``: both names are
+accepted, so checkpoints load whichever numpy wrote them. ``builtins.getattr`` itself would let a file
+read any attribute of any allow-listed object, so that name is bound to :func:`_history_buffer_method`,
+which resolves only HistoryBuffer's statistics methods and refuses everything else.
+"""
+import pickle
+import types
+from contextlib import contextmanager, nullcontext
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+
+
+def _history_buffer_method(owner, name):
+    """Stand-in for ``builtins.getattr`` while unpickling: HistoryBuffer pickles its statistics
+    methods (``min``, ``max``, ``current``, ``mean``) as ``getattr(HistoryBuffer, name)``. Only public
+    functions defined in HistoryBuffer's class body are resolved (the unpickler never calls them)."""
+    method = vars(HistoryBuffer).get(name) if owner is HistoryBuffer else None
+    if isinstance(method, types.FunctionType) and not name.startswith('_'):
+        return method
+    raise pickle.UnpicklingError(f'getattr({owner!r}, {name!r}) is not allowed in a checkpoint')
+
+
+def _numpy_dtype_classes():
+    """numpy >= 1.25 makes every dtype an instance of a class in ``numpy.dtypes`` (e.g. Float64DType),
+    and the unpickler checks that class when it restores the dtype's state."""
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is None:
+        return []
+    return [cls for cls in vars(dtypes).values() if isinstance(cls, type) and issubclass(cls, np.dtype)]
+
+
+def checkpoint_safe_globals():
+    """The globals mmengine checkpoints contain beyond torch's defaults, in the form
+    ``torch.serialization.safe_globals`` takes (object or (object, pickled name))."""
+    reconstruct = np.ndarray.__reduce__(np.zeros(1))[0]
+    scalar = np.float64(0).__reduce__()[0]
+    names = [(fn, f'{module}.multiarray.{fn.__name__}')
+             for fn in (reconstruct, scalar) for module in ('numpy.core', 'numpy._core')]
+    return [HistoryBuffer, np.ndarray, np.dtype, *_numpy_dtype_classes(), *names,
+            (_history_buffer_method, 'builtins.getattr')]
+
+
+@contextmanager
+def mmengine_checkpoint_globals():
+    """Context in which ``torch.load`` (``weights_only=True``, the default since torch 2.6) accepts
+    checkpoints written by mmengine. Does nothing with torch < 2.5, which has no allow-list context
+    (and loads with ``weights_only=False`` by default before 2.6)."""
+    safe_globals = getattr(torch.serialization, 'safe_globals', None)
+    with safe_globals(checkpoint_safe_globals()) if safe_globals else nullcontext():
+        yield

@@ -1,0 +1,109 @@
+"""What ``tools/train.py`` and ``tools/test.py`` do once their arguments are parsed.
+
+The command-line flags and their meaning are mmdet 3.3.0's; the runner is
+:class:`~normdet.engine.runner.NormDetRunner` (CPU/gloo multi-process runs, torch >= 2.6 checkpoint
+loading, ``--amp`` on CPU) unless the config names a ``runner_type``.
+"""
+import os.path as osp
+import warnings
+from copy import deepcopy
+
+from mmengine.config import Config, ConfigDict
+
+from .runner import build_runner
+
+
+def load_config(config, launcher='none', cfg_options=None, work_dir=None):
+    """Read ``config`` and apply what train and test share: the launcher, ``--cfg-options`` and the
+    work dir (priority: ``work_dir`` argument > ``work_dir`` in the file > ``./work_dirs/<config name>``)."""
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    return cfg
+
+
+def apply_train_args(cfg, amp=False, auto_scale_lr=False, resume=None):
+    """``--amp``: ``AmpOptimWrapper`` with dynamic loss scaling, as mmdet (on CPU the runner turns it
+    into bfloat16 autocast). ``--auto-scale-lr``: enable ``cfg.auto_scale_lr``. ``--resume``: ``'auto'``
+    resumes from the latest checkpoint of the work dir, a path resumes from that checkpoint."""
+    if amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if auto_scale_lr:
+        if 'auto_scale_lr' in cfg and 'enable' in cfg.auto_scale_lr and \
+                'base_batch_size' in cfg.auto_scale_lr:
+            cfg.auto_scale_lr.enable = True
+        else:
+            raise RuntimeError('Can not find "auto_scale_lr" or "auto_scale_lr.enable" or '
+                               '"auto_scale_lr.base_batch_size" in your configuration file.')
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = resume
+    return cfg
+
+
+def apply_tta(cfg):
+    """Test-time augmentation as mmdet's ``tools/test.py --tta``: ``cfg.tta_model`` wraps the model
+    (default ``DetTTAModel``, NMS 0.5, 100 per image) and ``cfg.tta_pipeline`` (default: the test
+    pipeline with flipped and unflipped views) replaces the test pipeline."""
+    if 'tta_model' not in cfg:
+        warnings.warn('Cannot find ``tta_model`` in config, we will set it as default.')
+        cfg.tta_model = dict(
+            type='DetTTAModel', tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+    if 'tta_pipeline' not in cfg:
+        warnings.warn('Cannot find ``tta_pipeline`` in config, we will set it as default.')
+        test_data_cfg = cfg.test_dataloader.dataset
+        while 'dataset' in test_data_cfg:
+            test_data_cfg = test_data_cfg['dataset']
+        cfg.tta_pipeline = deepcopy(test_data_cfg.pipeline)
+        cfg.tta_pipeline[-1] = dict(
+            type='TestTimeAug',
+            transforms=[
+                [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+                [dict(type='PackDetInputs',
+                      meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
+                                 'flip_direction'))],
+            ])
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    return cfg
+
+
+def train(args):
+    """Body of ``tools/train.py`` (``args`` from its parser)."""
+    from mmdet.utils import setup_cache_size_limit_of_dynamo
+
+    setup_cache_size_limit_of_dynamo()
+    cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    apply_train_args(cfg, amp=args.amp, auto_scale_lr=args.auto_scale_lr, resume=args.resume)
+    runner = build_runner(cfg)
+    return runner.train()
+
+
+def test(args):
+    """Body of ``tools/test.py``: evaluate ``args.checkpoint`` on the test set; returns the metrics."""
+    from mmdet.engine.hooks.utils import trigger_visualization_hook
+    from mmdet.evaluation import DumpDetResults
+    from mmdet.utils import setup_cache_size_limit_of_dynamo
+
+    setup_cache_size_limit_of_dynamo()
+    cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+    if args.tta:
+        cfg = apply_tta(cfg)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'The dump file must be a pkl file, got {args.out}')
+    runner = build_runner(cfg)
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    return runner.test()
