@@ -13,7 +13,6 @@ import os
 import subprocess
 
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
 from mmengine.device import get_device
 
 # Backends that need an accelerator; gloo replaces them on CPU.
@@ -69,6 +68,9 @@ def init_cpu_dist(launcher, backend='gloo', init_backend='torch', **kwargs):
         init_backend (str): only ``'torch'``; DeepSpeed and ColossalAI need GPUs.
         **kwargs: passed to ``torch.distributed.init_process_group``; ``timeout`` is in seconds as in
             mmengine's configs, ``port`` (Slurm only) is the master port.
+
+    The multiprocessing start method is left to the Runner (``env_cfg.mp_cfg``), as mmengine's Runner
+    does in effect.
     """
     if backend in ACCELERATOR_BACKENDS:
         raise ValueError(f'backend {backend!r} needs GPUs; use cpu_dist_backend() to pick a CPU one')
@@ -76,9 +78,6 @@ def init_cpu_dist(launcher, backend='gloo', init_backend='torch', **kwargs):
         raise ValueError(f'init_backend={init_backend!r} is not supported on CPU, only "torch"')
     if kwargs.get('timeout') is not None:
         kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
-    # Same default start method as mmengine's init_dist.
-    if mp.get_start_method(allow_none=True) is None:
-        mp.set_start_method('spawn')
     port = kwargs.pop('port', None)
     if launcher == 'slurm':
         _set_slurm_env(port)

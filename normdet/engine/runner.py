@@ -1,7 +1,7 @@
 """The runner normdet's tools use: mmengine's ``Runner`` plus the fixes mmengine 0.10.7 needs for
 CPU-only multi-process training and for loading its own checkpoints with torch >= 2.6.
 
-Nothing is patched: :class:`NormDetRunner` overrides four Runner methods and is selected by
+Nothing is patched: :class:`NormDetRunner` overrides a few Runner methods and is selected by
 :func:`build_runner` (``tools/train.py``, ``tools/test.py``) unless the config names a ``runner_type``.
 """
 import copy
