@@ -1,0 +1,26 @@
+# Group Whitening (Huang et al., CVPR 2021, arXiv 2009.13333), Table 2, row "GW", column "2fc head":
+# Faster R-CNN R-50-FPN 1x, box AP 38.13 (COCO minival, maskrcnn-benchmark).
+# As the authors' config (e2e_faster_rcnn_R_50_0selfStep_1FPN_2fc_1x_GW.yaml): GW (64 groups, T=5) after the
+# stem conv and after each bottleneck's 3x3 conv, frozen BN in the other positions (norm1, norm3,
+# downsample), stem and stage 1 frozen; no norm in the FPN; 2fc head; schedule as the BN-frozen row.
+# Pretrained: the authors' ImageNet GW ResNet-50 (77.72 top-1), converted locally:
+#   1. download it from the README of github.com/huangleiBuaa/GroupWhitening ("ResNet-50 ... pth",
+#      Google Drive file 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA);
+#   2. python tools/convert_gw_checkpoint.py <downloaded.pth> checkpoints/gw_resnet50_imagenet_converted.pth
+# (path relative to where training runs, normally the repo root). Training stops with FileNotFoundError and
+# these steps when the file is missing. Input: RGB with torchvision's mean/std, as the authors'.
+_base_ = './faster-rcnn-2fc_r50_fpn_bn-frozen_90k_coco.py'
+custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
+
+gw_norm_cfg = dict(type='GW', num_groups=64)
+model = dict(
+    backbone=dict(
+        type='PositionNormResNet',
+        norm_cfg=dict(type='BN', requires_grad=False),
+        stem_norm_cfg=gw_norm_cfg,
+        norm2_cfg=gw_norm_cfg,
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/gw_resnet50_imagenet_converted.pth'),
+        checkpoint_hint=(
+            "Download the GW authors' ImageNet GW ResNet-50 (README of github.com/huangleiBuaa/GroupWhitening, "
+            'Google Drive file 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA) and run: python tools/convert_gw_checkpoint.py '
+            '<downloaded.pth> checkpoints/gw_resnet50_imagenet_converted.pth')))

@@ -1,0 +1,25 @@
+# Group Whitening (Huang et al., CVPR 2021, arXiv 2009.13333), Table 3, row "GN":
+# Mask R-CNN ResNeXt-101 32x8d-FPN 1x, box AP 42.18 / mask AP 37.54 (COCO minival, maskrcnn-benchmark).
+# As the authors' config (e2e_mask_rcnn_X_101_32x8d_FPN_2Xconv_1Image_1x_GN.yaml): GN(32) in every backbone
+# position, in the FPN, after the 4 convs of the box head and after the 4 convs of the mask head;
+# schedule as the BN-frozen row (8 GPUs x 1 image, lr 0.01, 180k iterations).
+# Pretrained: an ImageNet GN ResNeXt-101 32x8d, which no one publishes: the authors trained their own
+# (classification/ImageNet/experiments/ResNeXt101_GN_G32.sh in their repository). Train one and save its
+# torchvision-style state dict (keys conv1, bn1, layer1.0.conv1, layer1.0.bn1, ...; a 'state_dict' wrapper
+# and 'module.' prefixes are fine) as checkpoints/gn_resnext101_32x8d_imagenet.pth; training stops with
+# FileNotFoundError and this recipe while the file is missing. Input: RGB with torchvision's mean/std.
+_base_ = './mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py'
+custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
+
+norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
+model = dict(
+    backbone=dict(
+        type='PositionNormResNeXt',
+        norm_cfg=norm_cfg,
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/gn_resnext101_32x8d_imagenet.pth'),
+        checkpoint_hint=(
+            'No ImageNet GN ResNeXt-101 32x8d is published (the GW authors trained their own with '
+            'classification/ImageNet/experiments/ResNeXt101_GN_G32.sh of github.com/huangleiBuaa/GroupWhitening). '
+            'Train one and save its torchvision-style state dict (conv1, bn1, layer1.0.bn1, ...) at this path.')),
+    neck=dict(norm_cfg=norm_cfg),
+    roi_head=dict(bbox_head=dict(norm_cfg=norm_cfg), mask_head=dict(norm_cfg=norm_cfg)))

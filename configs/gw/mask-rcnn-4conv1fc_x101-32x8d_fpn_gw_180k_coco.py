@@ -1,0 +1,30 @@
+# Group Whitening (Huang et al., CVPR 2021, arXiv 2009.13333), Table 3, row "GW":
+# Mask R-CNN ResNeXt-101 32x8d-FPN 1x, box AP 44.41 / mask AP 39.17 (COCO minival, maskrcnn-benchmark).
+# As the authors' config (e2e_mask_rcnn_X_101_32x8d_FPN_2Xconv_1Image_1x_GW.yaml): GW(64) after the stem conv
+# and each bottleneck's grouped 3x3 conv, frozen BN elsewhere, stem and stage 1 frozen; GW(64) in the FPN,
+# after the 4 convs of the box head and after the 4 convs of the mask head (convs without bias); schedule
+# as the BN-frozen row (8 GPUs x 1 image, lr 0.01, 180k iterations).
+# Pretrained: the authors' ImageNet GW ResNeXt-101 32x8d (80.43 top-1), converted locally:
+#   1. download it from the README of github.com/huangleiBuaa/GroupWhitening ("ResNeXt-101 ... pth",
+#      Google Drive file 1lVAvTSCnHs-Ij5gt7ubQvLmZzUQdKUNt);
+#   2. python tools/convert_gw_checkpoint.py <downloaded.pth> checkpoints/gw_resnext101_32x8d_imagenet_converted.pth
+# Training stops with FileNotFoundError and these steps when the file is missing. Input: RGB with
+# torchvision's mean/std, as the authors'.
+_base_ = './mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py'
+custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
+
+gw_norm_cfg = dict(type='GW', num_groups=64)
+model = dict(
+    backbone=dict(
+        type='PositionNormResNeXt',
+        norm_cfg=dict(type='BN', requires_grad=False),
+        stem_norm_cfg=gw_norm_cfg,
+        norm2_cfg=gw_norm_cfg,
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/gw_resnext101_32x8d_imagenet_converted.pth'),
+        checkpoint_hint=(
+            "Download the GW authors' ImageNet GW ResNeXt-101 32x8d (README of "
+            'github.com/huangleiBuaa/GroupWhitening, Google Drive file 1lVAvTSCnHs-Ij5gt7ubQvLmZzUQdKUNt) and '
+            'run: python tools/convert_gw_checkpoint.py <downloaded.pth> '
+            'checkpoints/gw_resnext101_32x8d_imagenet_converted.pth')),
+    neck=dict(norm_cfg=gw_norm_cfg),
+    roi_head=dict(bbox_head=dict(norm_cfg=gw_norm_cfg), mask_head=dict(norm_cfg=gw_norm_cfg)))
