@@ -126,14 +126,20 @@ def test_resume_continues_from_latest_checkpoint(trained, workspace):
     assert resumed['optimizer']['state']
 
 
-def test_load_from_with_amp_on_cpu(trained, workspace):
-    # lr=0 leaves the weights as loaded, so the checkpoint written after 1 iteration must hold exactly
-    # the weights of the one given to load_from (a fresh initialization would differ).
+def test_load_from_pretrained_init_and_amp_on_cpu(trained, workspace):
+    """One run for three things (each run costs ~10 s): ``load_from``, a backbone ``init_cfg`` of type
+    Pretrained pointing at an mmengine checkpoint, and ``--amp`` on CPU.
+
+    lr=0 leaves the weights as loaded, so the checkpoint written after 1 iteration must hold exactly the
+    weights of the one given to load_from (a fresh initialization would differ)."""
     work_dir = osp.join(workspace, 'load_from')
     source = osp.join(trained, 'iter_2.pth')
+    pretrained = ['model.backbone.init_cfg._delete_=True', 'model.backbone.init_cfg.type=Pretrained',
+                  'model.backbone.init_cfg.prefix=backbone.', f'model.backbone.init_cfg.checkpoint={source}']
     _train(workspace, work_dir, '--amp', '--cfg-options', f'load_from={source}', 'train_cfg.max_iters=1',
-           'optim_wrapper.optimizer.lr=0.0', *NO_VAL)
+           'optim_wrapper.optimizer.lr=0.0', *pretrained, *NO_VAL)
     log = _run_log(work_dir)
+    assert f'load backbone. in model from: {source}' in log
     assert f'Load checkpoint from {source}' in log
     assert 'CPUAmpOptimWrapper' in log
     loaded, written = _load(source)['state_dict'], _load(osp.join(work_dir, 'iter_1.pth'))['state_dict']

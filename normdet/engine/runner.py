@@ -40,9 +40,10 @@ class NormDetRunner(Runner):
     * ``build_optim_wrapper``: on CPU, ``AmpOptimWrapper`` (asserts a GPU) becomes
       :class:`~normdet.engine.amp.CPUAmpOptimWrapper` (bfloat16 autocast of backbone and neck, no loss
       scaling), so ``--amp`` and AMP configs also run on CPU.
-    * ``load_checkpoint`` (``load_from``, ``resume``, ``tools/test.py``): torch >= 2.6 loads with
-      ``weights_only=True``; the globals mmengine writes into its checkpoints are allow-listed for
-      the duration of the load (:func:`~normdet.engine.checkpoint.mmengine_checkpoint_globals`).
+    * ``load_checkpoint`` (``load_from``, ``resume``, ``tools/test.py``) and ``_init_model_weights``
+      (``init_cfg=dict(type='Pretrained', ...)``): torch >= 2.6 loads with ``weights_only=True``; the
+      globals mmengine writes into its checkpoints are allow-listed for the duration of the load
+      (:func:`~normdet.engine.checkpoint.mmengine_checkpoint_globals`).
     """
 
     def setup_env(self, env_cfg):
@@ -101,6 +102,11 @@ class NormDetRunner(Runner):
         with mmengine_checkpoint_globals():
             return super().load_checkpoint(
                 filename, map_location=map_location, strict=strict, revise_keys=revise_keys)
+
+    def _init_model_weights(self):
+        # init_cfg=dict(type='Pretrained', checkpoint=<an mmengine checkpoint>) loads through torch.load too.
+        with mmengine_checkpoint_globals():
+            super()._init_model_weights()
 
 
 def build_runner(cfg):
