@@ -1,9 +1,112 @@
 """Group Whitening (Huang, Zhou, Liu, Zhu, Shao, CVPR 2021, arXiv 2009.13333)."""
+from typing import Optional
+
+import torch
 from mmengine.registry import MODELS
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .base import _NormBase
-from .whitening import covariance, newton_schulz_whitening, zca_whitening
+from .whitening import (covariance, newton_schulz_whitening, newton_schulz_whitening_backward, whiten_in_place,
+                        zca_whitening)
+
+
+class GroupWhiteningFunction(torch.autograd.Function):
+    r"""z = γ ⊙ (W·xc) + β per sample, with the analytic backward.
+
+    Layout: the input (N, C, *spatial) as rows (N, g, m), m = s·L with s = C/g channels per group and L
+    positions, so that a row holds s channel slots of L values; γ, β are per channel, i.e. per (row, slot).
+
+    Forward, per sample: μ = row means, xc = x − μ, Σ = xc·xcᵀ/m + εI, W from the Newton iteration, and
+    for each slot k z_k = β_k + (diag(γ_k)·W)·xc_k, written over xc block by block (see
+    :func:`~normdet.layers.whitening.whiten_in_place`): the output is the only full-size allocation.
+
+    Backward, with dz given and r the per-channel sums of dz. The centred input is not kept: products
+    with it are taken with x and corrected by rank-1 terms in μ.
+
+    .. math::
+        K_k = dz_k·x_kᵀ − r_k·μᵀ, \quad dW = Σ_k diag(γ_k)·K_k, \quad dγ_{ik} = Σ_n Σ_j W_{ij}(K_k)_{ij},
+        \quad dβ = Σ_n r,
+
+        dx = Wᵀ·(γ ⊙ dz) + S·x − (S·μ + Wᵀ·\bar{dŷ})·1ᵀ, \quad S = (dΣ + dΣᵀ)/m,
+
+    with dΣ from :func:`~normdet.layers.whitening.newton_schulz_whitening_backward` and \bar{dŷ} the row
+    means of γ ⊙ dz (the centring's gradient; the Σ term has none because xc has zero row means). In all,
+    the five matmuls over the input's size that the method needs (Σ, z, K, and the two halves of dx), plus
+    the mean and centring passes forward and one reduction of dz backward.
+
+    Saved for backward: the input (the one full-size tensor GN and BN keep too), μ, Σ and W; not the centred copy,
+    not the output (a following in-place ReLU would invalidate it), not the Newton iterates (recomputed
+    from Σ on (g, g) matrices). Double backward is not supported.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], groups: int, iterations: int,
+                eps: float) -> Tensor:
+        n = x.size(0)
+        rows = x.reshape(n, groups, -1)
+        slots = x.size(1) // groups
+        mean = rows.mean(-1, keepdim=True)
+        # xc, whitened in place below. Allocated in the input's shape and returned as is: a view made here
+        # could not be modified in place by the next layer (an in-place ReLU).
+        result = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        out = torch.sub(rows, mean, out=result.view(rows.shape))
+        sigma = covariance(out, eps)
+        wm = newton_schulz_whitening(sigma, iterations)
+        if weight is None:
+            whiten_in_place(out.unsqueeze(1), wm.unsqueeze(1))
+        else:
+            weight, bias = weight.view(groups, slots), bias.view(groups, slots)
+            # Slot k of every row: an (N, s, g, L) view; diag(γ_k)·W and β_k per slot.
+            whiten_in_place(_slots(out, slots).transpose(1, 2), wm.unsqueeze(1) * weight.t().unsqueeze(-1),
+                            bias.t().unsqueeze(-1))
+        ctx.iterations = iterations
+        ctx.input_shape = x.shape
+        ctx.save_for_backward(rows, mean, sigma, wm, weight)
+        return result
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+        rows, mean, sigma, wm, weight = ctx.saved_tensors
+        grad_x = grad_weight = grad_bias = None
+        with torch.autocast(device_type=grad_out.device.type, enabled=False):
+            n, groups, m = rows.shape
+            grad_rows = grad_out.reshape(n, groups, m)
+            if weight is None:
+                weight = grad_rows.new_ones(groups, 1)
+            slots = weight.size(1)
+            grad4, x4 = _slots(grad_rows, slots), _slots(rows, slots)
+            sums = grad4.sum(-1)  # r: (N, g, s)
+            grad_wm = torch.zeros_like(wm)
+            if ctx.needs_input_grad[1]:
+                grad_weight = torch.empty_like(weight)
+            for k in range(slots):
+                cross = torch.baddbmm(-sums[:, :, k, None] * mean.transpose(1, 2), grad4[:, :, k],
+                                      x4[:, :, k].transpose(1, 2))
+                grad_wm.addcmul_(cross, weight[:, k].view(1, groups, 1))
+                if ctx.needs_input_grad[1]:
+                    grad_weight[:, k] = (wm * cross).sum((0, 2))
+            if ctx.needs_input_grad[2]:
+                grad_bias = sums.sum(0).view(-1)
+            if ctx.needs_input_grad[1]:
+                grad_weight = grad_weight.view(-1)
+            if ctx.needs_input_grad[0]:
+                grad_sigma = newton_schulz_whitening_backward(sigma, ctx.iterations, grad_wm)
+                sym = (grad_sigma + grad_sigma.transpose(1, 2)).div_(m)
+                grad_mean = (sums * weight).sum(-1, keepdim=True).div_(m)
+                shift = torch.bmm(sym, mean).baddbmm_(wm.transpose(1, 2), grad_mean).neg_()
+                grad_x = torch.baddbmm(shift.expand(n, groups, m), sym, rows)
+                grad_x4 = _slots(grad_x, slots)
+                for k in range(slots):
+                    grad_x4[:, :, k].baddbmm_(wm.transpose(1, 2) * weight[:, k].view(1, 1, groups), grad4[:, :, k])
+                grad_x = grad_x.view(ctx.input_shape)
+        return grad_x, grad_weight, grad_bias, None, None, None
+
+
+def _slots(rows: Tensor, slots: int) -> Tensor:
+    """(N, g, s·L) -> (N, g, s, L): a row's channel slots, each (N, g, L) slice a strided batch of matrices."""
+    return rows.view(rows.size(0), rows.size(1), slots, -1)
 
 
 @MODELS.register_module('GW')
@@ -70,15 +173,22 @@ class GroupWhitening(_NormBase):
         self.whitening = whitening
         self.reset_parameters()
 
+    # The affine is fused into the whitening matmul (see GroupWhiteningFunction): `_normalize` returns the
+    # final output, empty batches included, and the base class's separate affine is skipped.
+    _normalizes_empty_batches = True
+
+    def _affine(self, y: Tensor) -> Tensor:
+        return y
+
     def _normalize(self, x: Tensor) -> Tensor:
-        rows = self._rows(x, self.num_groups)
-        xc = rows - rows.mean(-1, keepdim=True)
-        sigma = covariance(xc, self.eps)
+        if x.size(0) == 0:
+            return super()._affine(x)
         if self.whitening == 'zca':
-            wm = zca_whitening(sigma)
-        else:
-            wm = newton_schulz_whitening(sigma, self.T)
-        return wm.bmm(xc).view_as(x)
+            rows = self._rows(x, self.num_groups)
+            xc = rows - rows.mean(-1, keepdim=True)
+            return super()._affine(zca_whitening(covariance(xc, self.eps)).bmm(xc).view_as(x))
+        weight, bias = (self.weight.to(x.dtype), self.bias.to(x.dtype)) if self.affine else (None, None)
+        return GroupWhiteningFunction.apply(x, weight, bias, self.num_groups, self.T, self.eps)
 
     def extra_repr(self) -> str:
         return (f'{self.num_features}, num_groups={self.num_groups}, T={self.T}, eps={self.eps}, '

@@ -1,10 +1,13 @@
 """IterNorm, iterative batch whitening (Huang, Zhou, Zhu, Liu, Shao, CVPR 2019, arXiv 1904.03441)."""
+from typing import Optional
+
 import torch
 from mmengine.registry import MODELS
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .base import _NormBase, channel_groups
-from .whitening import covariance, newton_schulz_whitening
+from .whitening import newton_schulz_whitening, newton_schulz_whitening_backward, whiten_in_place
 
 
 def channels_as_rows(x: Tensor, group_size: int) -> Tensor:
@@ -17,6 +20,109 @@ def rows_as_channels(rows: Tensor, like: Tensor) -> Tensor:
     """Inverse of :func:`channels_as_rows` for an input shaped like `like`."""
     shape = (like.size(1), like.size(0)) + tuple(like.shape[2:])
     return rows.reshape(shape).transpose(0, 1)
+
+
+class IterNormFunction(torch.autograd.Function):
+    r"""IterNorm in training: z = γ ⊙ (W·xc) + β per group of d channels, with the analytic backward.
+
+    Layout: the input (N, C, *spatial) viewed, without a copy, as (N, G, d, L): G groups of d channels, L
+    positions; a group's m = N·L columns are the N contiguous (d, L) blocks, so every matmul is a batch over
+    samples of ordinary matrices and the (C, N·L) transpose is never made. γ, β are per row here, so the
+    affine folds into the matmuls: z = β + (diag(γ)·W)·xc, and in the backward dŷ = γ ⊙ dz becomes
+    Wᵀ·diag(γ).
+
+    Forward: μ (G, d, 1), xc = x − μ, Σ = Σ_n xc_n·xc_nᵀ/m + εI, W from the Newton iteration, and the
+    output written over xc block by block (:func:`~normdet.layers.whitening.whiten_in_place`).
+    Backward, with r = the per-channel sums of dz:
+
+    .. math::
+        K = Σ_n dz_n·x_nᵀ − r·μᵀ, \quad dW = diag(γ)·K, \quad dγ_i = Σ_j W_{ij} K_{ij}, \quad dβ = r,
+
+        dx_n = Wᵀdiag(γ)·dz_n + S·x_n − (S·μ + Wᵀ·(γ ⊙ r)/m)·1ᵀ, \quad S = (dΣ + dΣᵀ)/m.
+
+    Saved: the input, μ, Σ and W (the Newton iterates are recomputed from Σ). Returns z and, without
+    gradient, μ and W for the running statistics. Double backward is not supported.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], group_size: int,
+                iterations: int, eps: float):
+        x4 = _groups(x, group_size)
+        n, groups, d, length = x4.shape
+        m = n * length
+        mean = x4.mean((0, 3)).unsqueeze(-1)
+        # xc, whitened in place below; allocated in the input's shape and returned as is (see GW's forward).
+        result = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        out = torch.sub(x4, mean, out=result.view(x4.shape))
+        sigma = _sum_over_samples(out, out).div_(m)
+        sigma.diagonal(dim1=-2, dim2=-1).add_(eps)
+        wm = newton_schulz_whitening(sigma, iterations)
+        wm_affine = wm if weight is None else wm * weight.view(groups, d, 1)
+        whiten_in_place(out, wm_affine.unsqueeze(0), None if bias is None else bias.view(groups, d, 1))
+        ctx.iterations = iterations
+        ctx.input_shape = x.shape
+        ctx.save_for_backward(x4, mean, sigma, wm, weight)
+        ctx.mark_non_differentiable(mean, wm)
+        return result, mean, wm
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor, _grad_mean, _grad_wm):
+        x4, mean, sigma, wm, weight = ctx.saved_tensors
+        grad_x = grad_weight = grad_bias = None
+        with torch.autocast(device_type=grad_out.device.type, enabled=False):
+            n, groups, d, length = x4.shape
+            m = n * length
+            grad4 = grad_out.reshape(x4.shape)
+            sums = grad4.sum((0, 3)).unsqueeze(-1)  # r: (G, d, 1)
+            cross = _sum_over_samples(grad4, x4).baddbmm_(sums, mean.transpose(1, 2), alpha=-1)
+            gamma = grad4.new_ones(groups, d, 1) if weight is None else weight.view(groups, d, 1)
+            if ctx.needs_input_grad[1]:
+                grad_weight = (wm * cross).sum(-1).view(-1)
+            if ctx.needs_input_grad[2]:
+                grad_bias = sums.view(-1)
+            if ctx.needs_input_grad[0]:
+                grad_sigma = newton_schulz_whitening_backward(sigma, ctx.iterations, gamma * cross)
+                sym = (grad_sigma + grad_sigma.transpose(1, 2)).div_(m)
+                wm_t = wm.transpose(1, 2)
+                shift = torch.bmm(sym, mean).baddbmm_(wm_t, gamma * sums, alpha=1.0 / m).neg_()
+                grad_x = _grouped_matmul(sym, x4, shift)
+                _grouped_matmul(wm_t * gamma.transpose(1, 2), grad4, out=grad_x)
+                grad_x = grad_x.view(ctx.input_shape)
+        return grad_x, grad_weight, grad_bias, None, None, None
+
+
+def _groups(x: Tensor, group_size: int) -> Tensor:
+    """(N, C, *spatial) -> (N, C/d, d, prod(spatial)), a view when x is contiguous."""
+    return x.reshape(x.size(0), x.size(1) // group_size, group_size, -1)
+
+
+def _sum_over_samples(a: Tensor, b: Tensor) -> Tensor:
+    """Σ_n a_n·b_nᵀ for (N, G, d, L) tensors: (G, d, d)."""
+    n, groups, d, length = a.shape
+    prods = torch.bmm(a.reshape(n * groups, d, length), b.reshape(n * groups, d, length).transpose(1, 2))
+    return prods.view(n, groups, d, d).sum(0)
+
+
+def _grouped_matmul(mats: Tensor, x4: Tensor, shift: Optional[Tensor] = None, out: Optional[Tensor] = None):
+    """out[:, j] (+)= shift[j] + mats[j]·x4[:, j] for (G, d, d) mats and (N, G, d, L) x4, without copying
+    the matrices per sample; accumulates into `out` when given."""
+    n, groups, d, length = x4.shape
+    if out is None:
+        out = torch.empty_like(x4)
+        accumulate = False
+    else:
+        out = out.view(x4.shape)
+        accumulate = True
+    for j in range(groups):
+        mat = mats[j].expand(n, d, d)
+        if accumulate:
+            out[:, j].baddbmm_(mat, x4[:, j])
+        elif shift is None:
+            torch.bmm(mat, x4[:, j], out=out[:, j])
+        else:
+            torch.baddbmm(shift[j].expand(n, d, length), mat, x4[:, j], out=out[:, j])
+    return out
 
 
 @MODELS.register_module('ItN')
@@ -67,22 +173,34 @@ class IterNorm(_NormBase):
         self.running_mean.zero_()
         self.running_wm.copy_(torch.eye(self.num_channels).expand_as(self.running_wm))
 
+    # The affine is fused into the whitening matmul (see IterNormFunction): `_normalize` returns the final
+    # output, empty batches included, and the base class's separate affine is skipped.
+    _normalizes_empty_batches = True
+
+    def _affine(self, y: Tensor) -> Tensor:
+        return y
+
     def _normalize(self, x: Tensor) -> Tensor:
-        rows = channels_as_rows(x, self.num_channels)
+        if x.size(0) == 0:
+            return super()._affine(x)
+        weight, bias = (self.weight.to(x.dtype), self.bias.to(x.dtype)) if self.affine else (None, None)
         if self.training:
-            if rows.size(-1) < 2:
+            if x.numel() // x.size(1) < 2:
                 raise ValueError(f'ItN needs more than 1 value per channel in training, got input of shape '
                                  f'{tuple(x.shape)}')
-            mean = rows.mean(-1, keepdim=True)
-            xc = rows - mean
-            wm = newton_schulz_whitening(covariance(xc, self.eps), self.T)
+            y, mean, wm = IterNormFunction.apply(x, weight, bias, self.num_channels, self.T, self.eps)
             with torch.no_grad():
-                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
-                self.running_wm.lerp_(wm.detach().to(self.running_wm.dtype), self.momentum)
-        else:
-            xc = rows - self.running_mean.to(x.dtype)
-            wm = self.running_wm.to(x.dtype)
-        return rows_as_channels(wm.bmm(xc), x)
+                self.running_mean.lerp_(mean.to(self.running_mean.dtype), self.momentum)
+                self.running_wm.lerp_(wm.to(self.running_wm.dtype), self.momentum)
+            return y
+        # Evaluation is one affine map per group: z = (diag(γ)·W)·x + β − diag(γ)·W·μ.
+        wm = self.running_wm.to(x.dtype)
+        if self.affine:
+            wm = wm * weight.view(self.num_groups, -1, 1)
+        shift = -torch.bmm(wm, self.running_mean.to(x.dtype))
+        if self.affine:
+            shift = shift + bias.view(self.num_groups, -1, 1)
+        return torch.add(torch.matmul(wm, _groups(x, self.num_channels)), shift).view(x.shape)
 
     def extra_repr(self) -> str:
         return (f'{self.num_features}, num_channels={self.num_channels}, num_groups={self.num_groups}, T={self.T}, '

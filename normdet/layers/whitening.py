@@ -3,6 +3,8 @@
 All functions take batches of matrices: rows `xc` of shape (B, d, m) (B independent problems of d variables
 observed m times, already centred) and covariances of shape (B, d, d).
 """
+from typing import Optional
+
 import torch
 from torch import Tensor
 
@@ -34,8 +36,11 @@ def newton_schulz_whitening(sigma: Tensor, iterations: int) -> Tensor:
     """
     tr = trace(sigma)
     sigma_n = sigma / tr
-    p = torch.eye(sigma.size(-1), dtype=sigma.dtype, device=sigma.device).expand_as(sigma)
-    for _ in range(iterations):
+    eye = torch.eye(sigma.size(-1), dtype=sigma.dtype, device=sigma.device)
+    if iterations == 0:
+        return eye * tr.rsqrt()
+    p = torch.sub(1.5 * eye, sigma_n, alpha=0.5)  # P_1, exactly: P_0 = I needs no matmul
+    for _ in range(iterations - 1):
         p_cubed = torch.bmm(torch.bmm(p, p), p)
         p = torch.baddbmm(p, p_cubed, sigma_n, beta=1.5, alpha=-0.5)
     return p * tr.rsqrt()
@@ -53,3 +58,78 @@ def zca_whitening(sigma: Tensor) -> Tensor:
     kept = evals > floor
     inv_sqrt = torch.where(kept, evals.clamp_min(torch.finfo(evals.dtype).tiny).rsqrt(), torch.zeros_like(evals))
     return ((evecs * inv_sqrt.unsqueeze(-2)) @ evecs.transpose(-1, -2)).to(sigma.dtype)
+
+
+def newton_schulz_whitening_backward(sigma: Tensor, iterations: int, grad_wm: Tensor) -> Tensor:
+    """dL/dΣ for W = :func:`newton_schulz_whitening` (Σ, T), given dL/dW; all shapes (B, d, d).
+
+    The chain rule through the iteration read backwards, as the IterNorm paper derives it but without
+    assuming symmetry, so that it equals autograd of the forward to rounding. With G = dL/dP_{k+1} and Q_k = P_k³:
+
+        dL/dΣ_N += −½·Q_kᵀ·G,   dQ = −½·G·Σ_Nᵀ,
+        dL/dP_k = 1.5·G + (P_k²)ᵀ·dQ + dQ·P_kᵀ·P_kᵀ + P_kᵀ·dQ·P_kᵀ,
+
+    then through Σ_N = Σ/tr(Σ) and W = P_T/√tr(Σ). The iterates are recomputed from Σ rather than saved:
+    that costs about one more forward iteration on (d, d) matrices and saves 3·T matrices per problem.
+    """
+    tr = trace(sigma)
+    sigma_n = sigma / tr
+    eye = torch.eye(sigma.size(-1), dtype=sigma.dtype, device=sigma.device)
+    steps = []
+    p = eye.expand_as(sigma)
+    if iterations > 0:
+        p = torch.sub(1.5 * eye, sigma_n, alpha=0.5)
+    for _ in range(iterations - 1):
+        p_squared = torch.bmm(p, p)
+        p_cubed = torch.bmm(p_squared, p)
+        steps.append((p, p_squared, p_cubed))
+        p = torch.baddbmm(p, p_cubed, sigma_n, beta=1.5, alpha=-0.5)
+    rsqrt_tr = tr.rsqrt()
+    grad_p = grad_wm * rsqrt_tr
+    grad_tr = (grad_wm * p).sum((-2, -1), keepdim=True) * (-0.5 * rsqrt_tr / tr)
+    grad_sigma_n = torch.zeros_like(sigma)
+    for p, p_squared, p_cubed in reversed(steps):
+        grad_cubed = torch.bmm(grad_p, sigma_n.transpose(1, 2)).mul_(-0.5)
+        grad_sigma_n.baddbmm_(p_cubed.transpose(1, 2), grad_p, alpha=-0.5)
+        p_t = p.transpose(1, 2)
+        grad_squared = torch.bmm(grad_cubed, p_t)
+        grad_p = torch.baddbmm(grad_p, p_squared.transpose(1, 2), grad_cubed, beta=1.5)
+        grad_p.baddbmm_(grad_squared, p_t).baddbmm_(p_t, grad_squared)
+    if iterations > 0:  # P_1 = 1.5·I − 0.5·Σ_N
+        grad_sigma_n.add_(grad_p, alpha=-0.5)
+    grad_tr = grad_tr - (grad_sigma_n * sigma).sum((-2, -1), keepdim=True) / (tr * tr)
+    grad_sigma = grad_sigma_n / tr
+    grad_sigma.diagonal(dim1=-2, dim2=-1).add_(grad_tr.view(-1, 1))
+    return grad_sigma
+
+
+def whiten_in_place(xc: Tensor, mats: Tensor, shifts: Optional[Tensor] = None, block: int = 1 << 18) -> Tensor:
+    """xc[:, b] ← mats[:, b]·xc[:, b] + shifts[b], in place, for every b.
+
+    Args:
+        xc: (N, B, r, L), unit stride along L (other strides free, e.g. a transposed view).
+        mats: (N, B, r, r), or (1, B, r, r) to share the matrices across samples.
+        shifts: (B, r, 1) or None.
+        block: elements per step. The product goes through one buffer of this size and back, so the whitened
+            output takes the centred input's memory instead of a second full-size tensor: a fresh
+            allocation is a pass over memory the size of the input, and on CPU one that faults in every page.
+    Returns:
+        xc.
+    """
+    n, groups, r, length = xc.shape
+    cols = min(length, max(block // (n * r), 256))
+    samples = min(n, max(1, block // (r * cols)))
+    buf = xc.new_empty(samples * r * cols)
+    for b in range(groups):
+        for s0 in range(0, n, samples):
+            s1 = min(s0 + samples, n)
+            mat = mats[s0:s1, b] if mats.size(0) > 1 else mats[0, b].expand(s1 - s0, r, r)
+            for c0 in range(0, length, cols):
+                c1 = min(c0 + cols, length)
+                part = xc[s0:s1, b, :, c0:c1]
+                prod = torch.bmm(mat, part, out=buf[:part.numel()].view(part.shape))
+                if shifts is None:
+                    part.copy_(prod)
+                else:
+                    torch.add(prod, shifts[b], out=part)
+    return xc
