@@ -7,8 +7,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .base import _NormBase
-from .whitening import (covariance, newton_schulz_whitening, newton_schulz_whitening_backward, whiten_in_place,
-                        zca_whitening)
+from .whitening import (covariance, matmul_4d, newton_schulz_whitening, newton_schulz_whitening_backward,
+                        whiten_in_place, zca_whitening)
 
 
 class GroupWhiteningFunction(torch.autograd.Function):
@@ -76,30 +76,28 @@ class GroupWhiteningFunction(torch.autograd.Function):
             if weight is None:
                 weight = grad_rows.new_ones(groups, 1)
             slots = weight.size(1)
-            grad4, x4 = _slots(grad_rows, slots), _slots(rows, slots)
-            sums = grad4.sum(-1)  # r: (N, g, s)
-            grad_wm = torch.zeros_like(wm)
+            # Slot-major views (N, s, g, L) of dz and x; γ, β as (s, g).
+            grad4 = _slots(grad_rows, slots).transpose(1, 2)
+            x4 = _slots(rows, slots).transpose(1, 2)
+            gamma = weight.t()
+            sums = grad4.sum(-1, keepdim=True)  # r: (N, s, g, 1)
+            cross = matmul_4d(grad4, x4.transpose(2, 3), out=grad4.new_empty(n, slots, groups, groups))
+            cross.sub_(sums * mean.transpose(1, 2).unsqueeze(1))  # K_k = dz_k·x_kᵀ − r_k·μᵀ
             if ctx.needs_input_grad[1]:
-                grad_weight = torch.empty_like(weight)
-            for k in range(slots):
-                cross = torch.baddbmm(-sums[:, :, k, None] * mean.transpose(1, 2), grad4[:, :, k],
-                                      x4[:, :, k].transpose(1, 2))
-                grad_wm.addcmul_(cross, weight[:, k].view(1, groups, 1))
-                if ctx.needs_input_grad[1]:
-                    grad_weight[:, k] = (wm * cross).sum((0, 2))
+                grad_weight = (wm.unsqueeze(1) * cross).sum((0, 3)).t().reshape(-1)
             if ctx.needs_input_grad[2]:
-                grad_bias = sums.sum(0).view(-1)
-            if ctx.needs_input_grad[1]:
-                grad_weight = grad_weight.view(-1)
+                grad_bias = sums.sum(0).squeeze(-1).t().reshape(-1)
             if ctx.needs_input_grad[0]:
+                grad_wm = (cross * gamma.unsqueeze(-1)).sum(1)
                 grad_sigma = newton_schulz_whitening_backward(sigma, ctx.iterations, grad_wm)
                 sym = (grad_sigma + grad_sigma.transpose(1, 2)).div_(m)
-                grad_mean = (sums * weight).sum(-1, keepdim=True).div_(m)
-                shift = torch.bmm(sym, mean).baddbmm_(wm.transpose(1, 2), grad_mean).neg_()
+                grad_mean = (sums.squeeze(-1) * gamma).sum(1).unsqueeze(-1).div_(m)  # row means of γ ⊙ dz
+                wm_t = wm.transpose(1, 2)
+                shift = torch.bmm(sym, mean).baddbmm_(wm_t, grad_mean).neg_()
                 grad_x = torch.baddbmm(shift.expand(n, groups, m), sym, rows)
-                grad_x4 = _slots(grad_x, slots)
-                for k in range(slots):
-                    grad_x4[:, :, k].baddbmm_(wm.transpose(1, 2) * weight[:, k].view(1, 1, groups), grad4[:, :, k])
+                # + Wᵀ·diag(γ_k)·dz_k per slot
+                matmul_4d(wm_t.unsqueeze(1) * gamma.unsqueeze(1), grad4, out=_slots(grad_x, slots).transpose(1, 2),
+                          accumulate=True)
                 grad_x = grad_x.view(ctx.input_shape)
         return grad_x, grad_weight, grad_bias, None, None, None
 

@@ -7,7 +7,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .base import _NormBase, channel_groups
-from .whitening import newton_schulz_whitening, newton_schulz_whitening_backward, whiten_in_place
+from .whitening import matmul_4d, newton_schulz_whitening, newton_schulz_whitening_backward, whiten_in_place
 
 
 def channels_as_rows(x: Tensor, group_size: int) -> Tensor:
@@ -86,9 +86,10 @@ class IterNormFunction(torch.autograd.Function):
                 sym = (grad_sigma + grad_sigma.transpose(1, 2)).div_(m)
                 wm_t = wm.transpose(1, 2)
                 shift = torch.bmm(sym, mean).baddbmm_(wm_t, gamma * sums, alpha=1.0 / m).neg_()
-                grad_x = _grouped_matmul(sym, x4, shift)
-                _grouped_matmul(wm_t * gamma.transpose(1, 2), grad4, out=grad_x)
-                grad_x = grad_x.view(ctx.input_shape)
+                grad_x = torch.empty(ctx.input_shape, dtype=x4.dtype, device=x4.device)
+                grad_x4 = grad_x.view(x4.shape)
+                matmul_4d(sym.unsqueeze(0), x4, out=grad_x4, shift=shift.unsqueeze(0))
+                matmul_4d((wm_t * gamma.transpose(1, 2)).unsqueeze(0), grad4, out=grad_x4, accumulate=True)
         return grad_x, grad_weight, grad_bias, None, None, None
 
 
@@ -102,27 +103,6 @@ def _sum_over_samples(a: Tensor, b: Tensor) -> Tensor:
     n, groups, d, length = a.shape
     prods = torch.bmm(a.reshape(n * groups, d, length), b.reshape(n * groups, d, length).transpose(1, 2))
     return prods.view(n, groups, d, d).sum(0)
-
-
-def _grouped_matmul(mats: Tensor, x4: Tensor, shift: Optional[Tensor] = None, out: Optional[Tensor] = None):
-    """out[:, j] (+)= shift[j] + mats[j]·x4[:, j] for (G, d, d) mats and (N, G, d, L) x4, without copying
-    the matrices per sample; accumulates into `out` when given."""
-    n, groups, d, length = x4.shape
-    if out is None:
-        out = torch.empty_like(x4)
-        accumulate = False
-    else:
-        out = out.view(x4.shape)
-        accumulate = True
-    for j in range(groups):
-        mat = mats[j].expand(n, d, d)
-        if accumulate:
-            out[:, j].baddbmm_(mat, x4[:, j])
-        elif shift is None:
-            torch.bmm(mat, x4[:, j], out=out[:, j])
-        else:
-            torch.baddbmm(shift[j].expand(n, d, length), mat, x4[:, j], out=out[:, j])
-    return out
 
 
 @MODELS.register_module('ItN')

@@ -103,33 +103,68 @@ def newton_schulz_whitening_backward(sigma: Tensor, iterations: int, grad_wm: Te
     return grad_sigma
 
 
+def matmul_4d(a: Tensor, b: Tensor, out: Tensor, shift: Optional[Tensor] = None, accumulate: bool = False) -> Tensor:
+    """out[n, k] = a[n, k]·b[n, k] (+ shift[n, k], or + out[n, k] when `accumulate`) for (N, K, ·, ·) tensors.
+
+    Any of the four may be a strided view, as long as each matrix has a unit stride in one of its two
+    dimensions (BLAS's condition); a size-1 dimension 0 of `a` or `shift` is shared by all samples. One
+    batched matmul per index of the shorter of N and K, batched over the other, so that neither many
+    samples (RoIs) nor many slots or groups (wide layers) cost many calls.
+    """
+    n, k = out.shape[:2]
+
+    def pick(t, i, over_samples):
+        if over_samples:
+            return t[i if t.size(0) > 1 else 0]
+        t = t[:, i]
+        return t.expand((n, ) + t.shape[1:]) if t.size(0) == 1 else t
+
+    over_samples = n <= k
+    for i in range(n if over_samples else k):
+        a_i, b_i, out_i = (pick(t, i, over_samples) for t in (a, b, out))
+        if accumulate:
+            out_i.baddbmm_(a_i, b_i)
+        elif shift is not None:
+            torch.baddbmm(pick(shift, i, over_samples).expand_as(out_i), a_i, b_i, out=out_i)
+        else:
+            torch.bmm(a_i, b_i, out=out_i)
+    return out
+
+
 def whiten_in_place(xc: Tensor, mats: Tensor, shifts: Optional[Tensor] = None, block: int = 1 << 18) -> Tensor:
-    """xc[:, b] ← mats[:, b]·xc[:, b] + shifts[b], in place, for every b.
+    """xc[n, k] ← mats[n, k]·xc[n, k] + shifts[k], in place, for every sample n and slot or group k.
 
     Args:
-        xc: (N, B, r, L), unit stride along L (other strides free, e.g. a transposed view).
-        mats: (N, B, r, r), or (1, B, r, r) to share the matrices across samples.
-        shifts: (B, r, 1) or None.
+        xc: (N, K, r, L), unit stride along L (other strides free, e.g. a transposed view).
+        mats: (N, K, r, r), or (1, K, r, r) to share the matrices across samples.
+        shifts: (K, r, 1) or None.
         block: elements per step. The product goes through one buffer of this size and back, so the whitened
             output takes the centred input's memory instead of a second full-size tensor: a fresh
             allocation is a pass over memory the size of the input, and on CPU one that faults in every page.
     Returns:
         xc.
     """
-    n, groups, r, length = xc.shape
-    cols = min(length, max(block // (n * r), 256))
-    samples = min(n, max(1, block // (r * cols)))
-    buf = xc.new_empty(samples * r * cols)
-    for b in range(groups):
-        for s0 in range(0, n, samples):
-            s1 = min(s0 + samples, n)
-            mat = mats[s0:s1, b] if mats.size(0) > 1 else mats[0, b].expand(s1 - s0, r, r)
+    n, k, r, length = xc.shape
+    over_samples = n <= k  # as matmul_4d: loop over the shorter of N and K, batch the other
+    batch = k if over_samples else n
+    cols = min(length, max(block // (batch * r), 256))
+    count = min(batch, max(1, block // (r * cols)))
+    buf = xc.new_empty(count * r * cols)
+    for i in range(n if over_samples else k):
+        if over_samples:
+            data, mat = xc[i], mats[i if mats.size(0) > 1 else 0]
+            shift = shifts
+        else:
+            data, mat = xc[:, i], mats[:, i].expand(n, r, r)
+            shift = None if shifts is None else shifts[i].unsqueeze(0)
+        for s0 in range(0, batch, count):
+            s1 = min(s0 + count, batch)
+            shift_part = None if shift is None else shift[s0:s1] if shift.size(0) > 1 else shift
             for c0 in range(0, length, cols):
-                c1 = min(c0 + cols, length)
-                part = xc[s0:s1, b, :, c0:c1]
-                prod = torch.bmm(mat, part, out=buf[:part.numel()].view(part.shape))
-                if shifts is None:
+                part = data[s0:s1, :, c0:c0 + cols]
+                prod = torch.bmm(mat[s0:s1], part, out=buf[:part.numel()].view(part.shape))
+                if shift_part is None:
                     part.copy_(prod)
                 else:
-                    torch.add(prod, shifts[b], out=part)
+                    torch.add(prod, shift_part, out=part)
     return xc
