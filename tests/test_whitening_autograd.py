@@ -140,6 +140,19 @@ def test_gw_blocks_of_a_large_input(shape, groups):
         torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-11)
 
 
+def test_itn_many_samples():
+    """300 RoIs: the covariance sums over samples in chunks (ragged at the end)."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(300, 64, 3, 3, generator=gen, **DOUBLE).requires_grad_()
+    weight, bias = random_params(64, True, gen)
+    y = IterNormFunction.apply(x, weight, bias, 64, 5, 1e-5)[0]
+    y_ref = itn_reference(x, weight, bias, 64, 5, 1e-5)[0]
+    torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-12)
+    grad_out = torch.randn(y.shape, generator=gen, **DOUBLE)
+    for got, expected in zip(grads(y, (x, weight, bias), grad_out), grads(y_ref, (x, weight, bias), grad_out)):
+        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-11)
+
+
 @pytest.mark.parametrize('block', [1, 7, 100, 1 << 18])
 @pytest.mark.parametrize('shared', [True, False])
 @pytest.mark.parametrize('samples,slots', [(3, 4), (5, 2)])  # loops over samples, over slots

@@ -88,7 +88,8 @@ class GroupWhiteningFunction(torch.autograd.Function):
             if ctx.needs_input_grad[2]:
                 grad_bias = sums.sum(0).squeeze(-1).t().reshape(-1)
             if ctx.needs_input_grad[0]:
-                grad_wm = (cross * gamma.unsqueeze(-1)).sum(1)
+                grad_wm = cross.mul_(gamma.unsqueeze(-1)).sum(1)
+                del cross  # (N, s, g, g): as large as the input where maps are smaller than g (RoIs)
                 grad_sigma = newton_schulz_whitening_backward(sigma, ctx.iterations, grad_wm)
                 sym = (grad_sigma + grad_sigma.transpose(1, 2)).div_(m)
                 grad_mean = (sums.squeeze(-1) * gamma).sum(1).unsqueeze(-1).div_(m)  # row means of γ ⊙ dz

@@ -98,11 +98,18 @@ def _groups(x: Tensor, group_size: int) -> Tensor:
     return x.reshape(x.size(0), x.size(1) // group_size, group_size, -1)
 
 
-def _sum_over_samples(a: Tensor, b: Tensor) -> Tensor:
-    """Σ_n a_n·b_nᵀ for (N, G, d, L) tensors: (G, d, d)."""
+def _sum_over_samples(a: Tensor, b: Tensor, block: int = 1 << 20) -> Tensor:
+    """Σ_n a_n·b_nᵀ for (N, G, d, L) tensors: (G, d, d). One batched matmul over samples and groups, in
+    chunks of samples whose (G, d, d) products take at most about `block` elements (many RoIs)."""
     n, groups, d, length = a.shape
-    prods = torch.bmm(a.reshape(n * groups, d, length), b.reshape(n * groups, d, length).transpose(1, 2))
-    return prods.view(n, groups, d, d).sum(0)
+    chunk = max(1, block // (groups * d * d))
+    total = None
+    for s0 in range(0, n, chunk):
+        s1 = min(s0 + chunk, n)
+        prods = torch.bmm(a[s0:s1].reshape(-1, d, length), b[s0:s1].reshape(-1, d, length).transpose(1, 2))
+        part = prods.view(s1 - s0, groups, d, d).sum(0)
+        total = part if total is None else total.add_(part)
+    return total
 
 
 @MODELS.register_module('ItN')
