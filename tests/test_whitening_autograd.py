@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from normdet.layers import GroupWhitening, IterNorm
 from normdet.layers.gw import GroupWhiteningFunction
 from normdet.layers.itn import IterNormFunction
-from normdet.layers.whitening import matmul_4d, newton_schulz_whitening_backward, whiten_in_place
+from normdet.layers.whitening import blocked_matmul_sum, matmul_4d, newton_schulz_whitening_backward
 
 DOUBLE = dict(dtype=torch.float64)
 
@@ -153,18 +153,25 @@ def test_itn_many_samples():
         torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize('block', [1, 7, 100, 1 << 18])
-@pytest.mark.parametrize('shared', [True, False])
+@pytest.mark.parametrize('block', [1, 7, 100, 1 << 20])
+@pytest.mark.parametrize('shared', ['none', 'samples', 'slots'])
 @pytest.mark.parametrize('samples,slots', [(3, 4), (5, 2)])  # loops over samples, over slots
-def test_whiten_in_place_blocks(block, shared, samples, slots):
+def test_blocked_matmul_sum(block, shared, samples, slots):
     gen = torch.Generator().manual_seed(block)
     data = torch.randn(samples, 8, 2, slots, 300, generator=gen, **DOUBLE)
     xc = data.transpose(1, 3)[:, :, :, 0]  # (samples, slots, 2, 300), unit stride along the last dim only
-    mats = torch.randn(1 if shared else samples, slots, 2, 2, generator=gen, **DOUBLE)
-    shifts = torch.randn(slots, 2, 1, generator=gen, **DOUBLE)
-    expected = mats @ xc + shifts
-    out = whiten_in_place(xc, mats, shifts, block=block)
-    assert out is xc
+    other = torch.randn(samples, slots, 2, 300, generator=gen, **DOUBLE)
+    mats_shape = {'none': (samples, slots), 'samples': (1, slots), 'slots': (samples, 1)}[shared]
+    mats = torch.randn(*mats_shape, 2, 2, generator=gen, **DOUBLE)
+    mats2 = torch.randn(samples, slots, 2, 2, generator=gen, **DOUBLE)
+    shift = torch.randn(1, slots, 2, 1, generator=gen, **DOUBLE)
+    expected = mats @ xc + mats2 @ other + shift
+    out = torch.empty(samples, 2, slots, 300, **DOUBLE).transpose(1, 2)
+    blocked_matmul_sum(out, [(mats, xc), (mats2, other)], shift, block=block)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    # in place, as the forward whitens the centred input
+    expected = mats @ xc
+    assert blocked_matmul_sum(xc, [(mats, xc)], block=block) is xc
     torch.testing.assert_close(xc, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -173,12 +180,9 @@ def test_matmul_4d(samples, slots):
     gen = torch.Generator().manual_seed(samples)
     a = torch.randn(1, slots, 3, 4, generator=gen, **DOUBLE)
     b = torch.randn(samples, 5, slots, 4, generator=gen, **DOUBLE).permute(0, 2, 3, 1)  # (N, K, 4, 5) strided
-    shift = torch.randn(1, slots, 3, 1, generator=gen, **DOUBLE)
     out = torch.empty(samples, 3, slots, 5, **DOUBLE).transpose(1, 2)
-    matmul_4d(a, b, out=out, shift=shift)
-    torch.testing.assert_close(out, a @ b + shift, rtol=1e-12, atol=1e-12)
-    matmul_4d(a, b, out=out, accumulate=True)
-    torch.testing.assert_close(out, 2 * (a @ b) + shift, rtol=1e-12, atol=1e-12)
+    matmul_4d(a, b, out=out)
+    torch.testing.assert_close(out, a @ b, rtol=1e-12, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------------ what is saved

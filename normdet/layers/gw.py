@@ -7,8 +7,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .base import _NormBase
-from .whitening import (covariance, matmul_4d, newton_schulz_whitening, newton_schulz_whitening_backward,
-                        whiten_in_place, zca_whitening)
+from .whitening import (blocked_matmul_sum, covariance, matmul_4d, newton_schulz_whitening,
+                        newton_schulz_whitening_backward, zca_whitening)
 
 
 class GroupWhiteningFunction(torch.autograd.Function):
@@ -19,7 +19,7 @@ class GroupWhiteningFunction(torch.autograd.Function):
 
     Forward, per sample: μ = row means, xc = x − μ, Σ = xc·xcᵀ/m + εI, W from the Newton iteration, and
     for each slot k z_k = β_k + (diag(γ_k)·W)·xc_k, written over xc block by block (see
-    :func:`~normdet.layers.whitening.whiten_in_place`): the output is the only full-size allocation.
+    :func:`~normdet.layers.whitening.blocked_matmul_sum`): the output is the only full-size allocation.
 
     Backward, with dz given and r the per-channel sums of dz. The centred input is not kept: products
     with it are taken with x and corrected by rank-1 terms in μ.
@@ -54,12 +54,13 @@ class GroupWhiteningFunction(torch.autograd.Function):
         sigma = covariance(out, eps)
         wm = newton_schulz_whitening(sigma, iterations)
         if weight is None:
-            whiten_in_place(out.unsqueeze(1), wm.unsqueeze(1))
+            xc = out.unsqueeze(1)
+            blocked_matmul_sum(xc, [(wm.unsqueeze(1), xc)])
         else:
             weight, bias = weight.view(groups, slots), bias.view(groups, slots)
             # Slot k of every row: an (N, s, g, L) view; diag(γ_k)·W and β_k per slot.
-            whiten_in_place(_slots(out, slots).transpose(1, 2), wm.unsqueeze(1) * weight.t().unsqueeze(-1),
-                            bias.t().unsqueeze(-1))
+            xc = _slots(out, slots).transpose(1, 2)
+            blocked_matmul_sum(xc, [(wm.unsqueeze(1) * weight.t().unsqueeze(-1), xc)], bias.t()[None, :, :, None])
         ctx.iterations = iterations
         ctx.input_shape = x.shape
         ctx.save_for_backward(rows, mean, sigma, wm, weight)
@@ -95,11 +96,11 @@ class GroupWhiteningFunction(torch.autograd.Function):
                 grad_mean = (sums.squeeze(-1) * gamma).sum(1).unsqueeze(-1).div_(m)  # row means of γ ⊙ dz
                 wm_t = wm.transpose(1, 2)
                 shift = torch.bmm(sym, mean).baddbmm_(wm_t, grad_mean).neg_()
-                grad_x = torch.baddbmm(shift.expand(n, groups, m), sym, rows)
-                # + Wᵀ·diag(γ_k)·dz_k per slot
-                matmul_4d(wm_t.unsqueeze(1) * gamma.unsqueeze(1), grad4, out=_slots(grad_x, slots).transpose(1, 2),
-                          accumulate=True)
-                grad_x = grad_x.view(ctx.input_shape)
+                grad_x = torch.empty(ctx.input_shape, dtype=rows.dtype, device=rows.device)
+                # dx_k = S·x_k + Wᵀ·diag(γ_k)·dz_k + shift, slot by slot
+                blocked_matmul_sum(_slots(grad_x.view(rows.shape), slots).transpose(1, 2),
+                                   [(sym.unsqueeze(1), x4), (wm_t.unsqueeze(1) * gamma.unsqueeze(1), grad4)],
+                                   shift.unsqueeze(1))
         return grad_x, grad_weight, grad_bias, None, None, None
 
 

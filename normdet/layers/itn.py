@@ -7,7 +7,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .base import _NormBase, channel_groups
-from .whitening import matmul_4d, newton_schulz_whitening, newton_schulz_whitening_backward, whiten_in_place
+from .whitening import blocked_matmul_sum, newton_schulz_whitening, newton_schulz_whitening_backward
 
 
 def channels_as_rows(x: Tensor, group_size: int) -> Tensor:
@@ -32,7 +32,7 @@ class IterNormFunction(torch.autograd.Function):
     Wᵀ·diag(γ).
 
     Forward: μ (G, d, 1), xc = x − μ, Σ = Σ_n xc_n·xc_nᵀ/m + εI, W from the Newton iteration, and the
-    output written over xc block by block (:func:`~normdet.layers.whitening.whiten_in_place`).
+    output written over xc block by block (:func:`~normdet.layers.whitening.blocked_matmul_sum`).
     Backward, with r = the per-channel sums of dz:
 
     .. math::
@@ -58,7 +58,7 @@ class IterNormFunction(torch.autograd.Function):
         sigma.diagonal(dim1=-2, dim2=-1).add_(eps)
         wm = newton_schulz_whitening(sigma, iterations)
         wm_affine = wm if weight is None else wm * weight.view(groups, d, 1)
-        whiten_in_place(out, wm_affine.unsqueeze(0), None if bias is None else bias.view(groups, d, 1))
+        blocked_matmul_sum(out, [(wm_affine.unsqueeze(0), out)], None if bias is None else bias.view(1, groups, d, 1))
         ctx.iterations = iterations
         ctx.input_shape = x.shape
         ctx.save_for_backward(x4, mean, sigma, wm, weight)
@@ -88,8 +88,8 @@ class IterNormFunction(torch.autograd.Function):
                 shift = torch.bmm(sym, mean).baddbmm_(wm_t, gamma * sums, alpha=1.0 / m).neg_()
                 grad_x = torch.empty(ctx.input_shape, dtype=x4.dtype, device=x4.device)
                 grad_x4 = grad_x.view(x4.shape)
-                matmul_4d(sym.unsqueeze(0), x4, out=grad_x4, shift=shift.unsqueeze(0))
-                matmul_4d((wm_t * gamma.transpose(1, 2)).unsqueeze(0), grad4, out=grad_x4, accumulate=True)
+                blocked_matmul_sum(grad_x4, [(sym.unsqueeze(0), x4), ((wm_t * gamma.transpose(1, 2)).unsqueeze(0), grad4)],
+                                   shift.unsqueeze(0))
         return grad_x, grad_weight, grad_bias, None, None, None
 
 

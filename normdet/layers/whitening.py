@@ -103,71 +103,70 @@ def newton_schulz_whitening_backward(sigma: Tensor, iterations: int, grad_wm: Te
     return grad_sigma
 
 
-def matmul_4d(a: Tensor, b: Tensor, out: Tensor, shift: Optional[Tensor] = None, accumulate: bool = False) -> Tensor:
-    """out[n, k] = a[n, k]·b[n, k] (+ shift[n, k], or + out[n, k] when `accumulate`) for (N, K, ·, ·) tensors.
+def _pick(t: Tensor, i: int, over_samples: bool, batch: int) -> Tensor:
+    """Index i of dimension 0 (over_samples) or 1 of a 4-d tensor whose size-1 dimensions broadcast, as a
+    3-d batch of `batch` matrices."""
+    t = t[i if t.size(0) > 1 else 0] if over_samples else t[:, i if t.size(1) > 1 else 0]
+    return t.expand((batch, ) + t.shape[1:])
 
-    Any of the four may be a strided view, as long as each matrix has a unit stride in one of its two
-    dimensions (BLAS's condition); a size-1 dimension 0 of `a` or `shift` is shared by all samples. One
-    batched matmul per index of the shorter of N and K, batched over the other, so that neither many
-    samples (RoIs) nor many slots or groups (wide layers) cost many calls.
+
+def matmul_4d(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
+    """out[n, k] = a[n, k]·b[n, k] for (N, K, ·, ·) tensors (size-1 dimensions of `a` and `b` broadcast).
+
+    Any of them may be a strided view, as long as each matrix has a unit stride in one of its two
+    dimensions (BLAS's condition). One batched matmul per index of the shorter of N and K, batched over the
+    other, so that neither many samples (RoIs) nor many slots or groups (wide layers) cost many calls.
     """
     n, k = out.shape[:2]
-
-    def pick(t, i, over_samples):
-        if over_samples:
-            return t[i if t.size(0) > 1 else 0]
-        t = t[:, i]
-        return t.expand((n, ) + t.shape[1:]) if t.size(0) == 1 else t
-
     over_samples = n <= k
+    batch = k if over_samples else n
     for i in range(n if over_samples else k):
-        a_i, b_i, out_i = (pick(t, i, over_samples) for t in (a, b, out))
-        if accumulate:
-            out_i.baddbmm_(a_i, b_i)
-        elif shift is not None:
-            torch.baddbmm(pick(shift, i, over_samples).expand_as(out_i), a_i, b_i, out=out_i)
-        else:
-            torch.bmm(a_i, b_i, out=out_i)
+        torch.bmm(*(_pick(t, i, over_samples, batch) for t in (a, b)), out=_pick(out, i, over_samples, batch))
     return out
 
 
-def whiten_in_place(xc: Tensor, mats: Tensor, shifts: Optional[Tensor] = None, block: Optional[int] = None) -> Tensor:
-    """xc[n, k] ← mats[n, k]·xc[n, k] + shifts[k], in place, for every sample n and slot or group k.
+def blocked_matmul_sum(out: Tensor, terms, shift: Optional[Tensor] = None, block: Optional[int] = None) -> Tensor:
+    """out[n, k] = Σ_t mats_t[n, k]·data_t[n, k] + shift[n, k] for every sample n and slot or group k, block
+    by block through one small buffer.
 
     Args:
-        xc: (N, K, r, L), unit stride along L (other strides free, e.g. a transposed view).
-        mats: (N, K, r, r), or (1, K, r, r) to share the matrices across samples.
-        shifts: (K, r, 1) or None.
-        block: elements per step; default 2^18 (1 MiB of float32, cache-sized) on CPU, 2^22 on GPUs, where
-            every step is a kernel launch. The product goes through one buffer of this size and back, so
-            the output takes the centred input's memory instead of a second full-size tensor (on CPU a fresh
-            full-size allocation also faults in every page of it).
+        out: (N, K, r, L), unit stride along L (other strides free, e.g. a transposed view). It may be one of
+            the `data_t` (in place: each block is read before it is written).
+        terms: pairs (mats_t, data_t) of (N, K, r, r) and (N, K, r, L) tensors; size-1 dimensions of mats_t
+            broadcast (matrices shared across samples or slots).
+        shift: broadcastable (N or 1, K or 1, r, 1), or None.
+        block: elements per step; default 2^20 on CPU, 2^22 on GPUs (every step is a few kernel launches).
     Returns:
-        xc.
+        out.
+
+    Why blocks: the sum of products and the shift are formed in a cache-sized buffer and written once, so
+    the output costs one write and no full-size temporary; in place, the whitened output takes the centred
+    input's memory (on CPU a fresh full-size allocation also faults in every page of it).
     """
     if block is None:
-        block = 1 << 18 if xc.device.type == 'cpu' else 1 << 22
-    n, k, r, length = xc.shape
+        block = 1 << 20 if out.device.type == 'cpu' else 1 << 22
+    n, k, r, length = out.shape
     over_samples = n <= k  # as matmul_4d: loop over the shorter of N and K, batch the other
     batch = k if over_samples else n
     cols = min(length, max(block // (batch * r), 256))
     count = min(batch, max(1, block // (r * cols)))
-    buf = xc.new_empty(count * r * cols)
+    buf = out.new_empty(count * r * cols)
     for i in range(n if over_samples else k):
-        if over_samples:
-            data, mat = xc[i], mats[i if mats.size(0) > 1 else 0]
-            shift = shifts
-        else:
-            data, mat = xc[:, i], mats[:, i].expand(n, r, r)
-            shift = None if shifts is None else shifts[i].unsqueeze(0)
+        dst = _pick(out, i, over_samples, batch)
+        parts = [(_pick(mats, i, over_samples, batch), _pick(data, i, over_samples, batch)) for mats, data in terms]
+        shift_i = None if shift is None else _pick(shift, i, over_samples, batch)
         for s0 in range(0, batch, count):
             s1 = min(s0 + count, batch)
-            shift_part = None if shift is None else shift[s0:s1] if shift.size(0) > 1 else shift
             for c0 in range(0, length, cols):
-                part = data[s0:s1, :, c0:c0 + cols]
-                prod = torch.bmm(mat[s0:s1], part, out=buf[:part.numel()].view(part.shape))
-                if shift_part is None:
-                    part.copy_(prod)
+                part = dst[s0:s1, :, c0:c0 + cols]
+                acc = buf[:part.numel()].view(part.shape)
+                for t, (mats, data) in enumerate(parts):
+                    if t == 0:
+                        torch.bmm(mats[s0:s1], data[s0:s1, :, c0:c0 + cols], out=acc)
+                    else:
+                        acc.baddbmm_(mats[s0:s1], data[s0:s1, :, c0:c0 + cols])
+                if shift_i is None:
+                    part.copy_(acc)
                 else:
-                    torch.add(prod, shift_part, out=part)
-    return xc
+                    torch.add(acc, shift_i[s0:s1], out=part)
+    return out
