@@ -14,15 +14,15 @@ import time
 
 import torch
 
-DEMO_CONFIG = 'configs/demo/mask-rcnn_r18-w32_fpn_gw-paper_1500it_shapes.py'
+DEMO_CONFIG = 'configs/demo/mask-rcnn_r18-w32_fpn_gw-paper_1200it_shapes.py'
 COMPARE_CONFIGS = {
-    'BN': 'configs/demo/mask-rcnn_r18-w32_fpn_bn_1500it_shapes.py',
-    'GN': 'configs/demo/mask-rcnn_r18-w32_fpn_gn_1500it_shapes.py',
+    'BN': 'configs/demo/mask-rcnn_r18-w32_fpn_bn_1200it_shapes.py',
+    'GN': 'configs/demo/mask-rcnn_r18-w32_fpn_gn_1200it_shapes.py',
     'GW (paper placement)': DEMO_CONFIG,
-    'BGN': 'configs/demo/mask-rcnn_r18-w32_fpn_bgn_1500it_shapes.py',
-    'GNPlus': 'configs/demo/mask-rcnn_r18-w32_fpn_gnplus_1500it_shapes.py',
-    'ItN': 'configs/demo/mask-rcnn_r18-w32_fpn_itn_1500it_shapes.py',
-    'SWBN': 'configs/demo/mask-rcnn_r18-w32_fpn_swbn_1500it_shapes.py',
+    'BGN': 'configs/demo/mask-rcnn_r18-w32_fpn_bgn_1200it_shapes.py',
+    'GNPlus': 'configs/demo/mask-rcnn_r18-w32_fpn_gnplus_1200it_shapes.py',
+    'ItN': 'configs/demo/mask-rcnn_r18-w32_fpn_itn_1200it_shapes.py',
+    'SWBN': 'configs/demo/mask-rcnn_r18-w32_fpn_swbn_1200it_shapes.py',
 }
 METRICS = {
     'box AP': 'coco/bbox_mAP',

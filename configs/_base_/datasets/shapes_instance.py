@@ -4,7 +4,7 @@ dataset_type = 'CocoDataset'
 data_root = 'data/shapes/'
 image_size = 256
 # What tools/demo.py passes to normdet.datasets.generate_shapes_dataset(data_root, **shapes_cfg).
-shapes_cfg = dict(num_train=400, num_val=100, image_size=image_size, seed=0, difficulty=0.5)
+shapes_cfg = dict(num_train=400, num_val=100, image_size=image_size, seed=0, difficulty=0.35)
 # normdet.datasets.shapes.SHAPES_METAINFO (tests check that the two agree)
 metainfo = dict(
     classes=('circle', 'ellipse', 'triangle', 'square', 'hexagon', 'star'),

@@ -1,5 +1,5 @@
 # CPU demo, SWBN (64 channels per group) everywhere. The whitening rate is raised from the layer's default 1e-5
-# (reported for ImageNet-length training) to 1e-3: this schedule is 1500 iterations long.
+# (reported for ImageNet-length training) to 1e-3: this schedule is 1200 iterations long.
 _base_ = [
     '../_base_/models/mask-rcnn_r18-w32_fpn_shapes.py', '../_base_/datasets/shapes_instance.py',
     '../_base_/schedules/cpu_demo.py'
