@@ -18,7 +18,7 @@ import torch
 
 from normdet.utils import benchmark as bench
 
-DEMO = 'configs/demo/mask-rcnn_r18-w32_fpn_{}_1500it_shapes.py'
+DEMO = 'configs/demo/mask-rcnn_r18-w32_fpn_{}_1200it_shapes.py'
 
 
 def parse_args():
@@ -34,6 +34,9 @@ def parse_args():
     parser.add_argument('--e2e-iters', type=int, default=20)
     parser.add_argument('--gn-config', default=DEMO.format('gn'))
     parser.add_argument('--gw-paper-config', default=DEMO.format('gw-paper'))
+    parser.add_argument('--keep-malloc', action='store_true',
+                        help="CPU: leave glibc's default of returning freed memory to the OS (see "
+                        'normdet.utils.benchmark.reuse_freed_memory)')
     parser.add_argument('--out', default='results/bench', help='output path without extension')
     return parser.parse_args()
 
@@ -45,6 +48,8 @@ def main():
     device = torch.device(args.device)
     scale = args.scale if args.scale is not None else (1.0 if device.type == 'cuda' else 0.5)
     layers = ['GN'] + [name for name in args.layers if name != 'GN']
+    reused = device.type == 'cpu' and not args.keep_malloc and bench.reuse_freed_memory()
+    load = bench.OtherLoad()
     info = bench.machine_info(device)
     print(f"# normdet norm benchmark: {info.get('gpu', info.get('cpu'))}, torch {info['torch']}, "
           f"{info['threads']} threads, float32, medians of {args.repeats} interleaved runs")
@@ -54,6 +59,10 @@ def main():
     if device.type == 'cpu':
         md += ['Not measured here: CUDA. GW and ItN run the same code there (batched matmuls, no host '
                'synchronisation); `--device cuda` measures time and `torch.cuda.max_memory_allocated`.', '']
+        if reused:
+            md += ['Freed memory is kept for reuse (glibc `mallopt`, as jemalloc/tcmalloc or the CUDA caching '
+                   'allocator do), so times do not include faulting in fresh pages; `--keep-malloc` to '
+                   'include them.', '']
 
     target = bench.measure_row('issue-4 target', bench.TARGET_SHAPE, ['GN', 'GW', 'ItN'], device,
                                repeats=max(args.repeats, 7), memory=not args.no_memory)
@@ -82,16 +91,25 @@ def main():
     if not args.no_e2e:
         from mmengine.config import Config
         gn = Config.fromfile(args.gn_config)
+        gw = dict(type='GW', num_groups=64)
+        gw_backbone = Config.fromfile(args.gw_paper_config)
         configs = {
             'GN everywhere': gn,
-            'GW everywhere': bench.with_norm_everywhere(gn, dict(type='GW', num_groups=64)),
-            'GW paper placement': Config.fromfile(args.gw_paper_config),
+            'GW everywhere': bench.with_norm_everywhere(gn, gw),
+            'GW paper placement, backbone (the demo config)': gw_backbone,
+            'GW paper placement, backbone + FPN + heads': bench.with_norm_everywhere(
+                gw_backbone, gw, under=('model.neck', 'model.roi_head')),
         }
         e2e = bench.training_iteration_seconds(configs, iterations=args.e2e_iters)
         md += ['## Demo Mask R-CNN, seconds per training iteration (batch 2, same batches, interleaved)', '',
                bench.format_e2e(e2e, baseline='GN everywhere'), '']
         report['e2e'] = e2e
 
+    other = load.cores()
+    report['other_processes_cpu_cores'] = other
+    report['reused_freed_memory'] = reused
+    if other is not None:
+        md += [f'Other processes used {other:.2f} CPU cores on average during this run (0 = a quiet machine).', '']
     text = '\n'.join(md)
     print(text)
     os.makedirs(osp.dirname(args.out) or '.', exist_ok=True)

@@ -267,9 +267,9 @@ def to_json(report: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------ end to end
-def with_norm_everywhere(cfg, norm_cfg: dict):
-    """A copy of an mmdet config whose every ``norm_cfg`` under ``model`` is `norm_cfg` (set whole, so no
-    argument of the old type survives the merge)."""
+def with_norm_everywhere(cfg, norm_cfg: dict, under: Sequence[str] = ('model', )):
+    """A copy of an mmdet config whose every ``norm_cfg`` below the given keys (dotted paths, default the
+    whole model) is `norm_cfg`, set whole so that no argument of the old type survives."""
     cfg = cfg.copy()
 
     def replace(node):
@@ -283,7 +283,11 @@ def with_norm_everywhere(cfg, norm_cfg: dict):
             for value in node:
                 replace(value)
 
-    replace(cfg.model)
+    for path in under:
+        node = cfg
+        for key in path.split('.'):
+            node = node[key]
+        replace(node)
     return cfg
 
 
@@ -333,6 +337,47 @@ def training_iteration_seconds(configs: Dict[str, object], iterations: int = 20,
         q1, median, q3 = statistics.quantiles(ts, n=4)
         result[name] = dict(median=statistics.median(ts), q1=q1, q3=q3)
     return result
+
+
+# ------------------------------------------------------------------------------------------ conditions
+def reuse_freed_memory() -> bool:
+    """Make glibc keep freed memory for reuse instead of returning it to the OS (as jemalloc, tcmalloc and
+    torch's CUDA caching allocator do). Without it, every full-size tensor of a step is a fresh mapping
+    whose pages fault in on first touch; in a VM that costs up to 20 µs a page and varies from run to run,
+    swamping the differences this benchmark measures. Returns False where glibc is not the allocator."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL('libc.so.6')
+        m_trim_threshold, m_mmap_max = -1, -4  # mallopt parameters: keep up to 2 GiB free at the top, never mmap
+        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False
+
+
+class OtherLoad:
+    """CPU time used by other processes while the benchmark runs, in cores (Linux; None elsewhere): timings
+    on a shared machine are only comparable when this stays near 0."""
+
+    def __init__(self):
+        self.start = self._sample()
+
+    @staticmethod
+    def _sample():
+        try:
+            with open('/proc/stat') as f:
+                fields = [int(v) for v in f.readline().split()[1:]]
+        except OSError:
+            return None
+        busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait, in clock ticks
+        own = sum(os.times()[:4]) * os.sysconf('SC_CLK_TCK')
+        return busy, own, time.monotonic()
+
+    def cores(self) -> Optional[float]:
+        end = self._sample()
+        if self.start is None or end is None:
+            return None
+        busy, own, wall = (b - a for a, b in zip(self.start, end))
+        return max(0.0, (busy - own) / os.sysconf('SC_CLK_TCK') / wall) if wall > 0 else None
 
 
 # ------------------------------------------------------------------------------------------ reporting
