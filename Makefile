@@ -1,6 +1,7 @@
 # All set-up lives in tools/install.sh; every target that needs the environment depends on it.
 PY := .venv/bin/python
-STAMP := .venv/.normdet-installed
+# mmengine imports pkg_resources, which setuptools 81 flags on every start.
+export PYTHONWARNINGS := ignore:pkg_resources is deprecated as an API
 
 .PHONY: install test demo compare bench clean
 
@@ -8,7 +9,7 @@ install:
 	@bash tools/install.sh
 
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10 tests
 
 demo: install
 	$(PY) tools/demo.py
