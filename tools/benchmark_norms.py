@@ -16,6 +16,7 @@ import sys
 
 import torch
 
+from normdet.engine.demo import COMPARE_CONFIGS
 from normdet.utils import benchmark as bench
 
 DEMO = 'configs/demo/mask-rcnn_r18-w32_fpn_{}_1200it_shapes.py'
@@ -32,8 +33,9 @@ def parse_args():
     parser.add_argument('--no-shapes', action='store_true', help='only the targets (and --e2e)')
     parser.add_argument('--no-e2e', action='store_true', help='skip the training iterations of the demo model')
     parser.add_argument('--e2e-iters', type=int, default=20)
-    parser.add_argument('--gn-config', default=DEMO.format('gn'))
-    parser.add_argument('--gw-paper-config', default=DEMO.format('gw-paper'))
+    parser.add_argument('--gn-config', default=COMPARE_CONFIGS['GN'], help='the demo config with GN')
+    parser.add_argument('--gw-paper-config', default=COMPARE_CONFIGS['GW (paper placement)'],
+                        help='the demo config with GW at the paper\'s backbone positions')
     parser.add_argument('--keep-malloc', action='store_true',
                         help="CPU: leave glibc's default of returning freed memory to the OS (see "
                         'normdet.utils.benchmark.reuse_freed_memory)')

@@ -135,7 +135,8 @@ def blocked_matmul_sum(out: Tensor, terms, shift: Optional[Tensor] = None, block
         terms: pairs (mats_t, data_t) of (N, K, r, r) and (N, K, r, L) tensors; size-1 dimensions of mats_t
             broadcast (matrices shared across samples or slots).
         shift: broadcastable (N or 1, K or 1, r, 1), or None.
-        block: elements per step; default 2^20 on CPU, 2^22 on GPUs (every step is a few kernel launches).
+        block: elements per step; default 2^20 on CPU, 2^22 on GPUs (every step is a few kernel launches),
+            and at most an eighth of the output (but 2^15 at least).
     Returns:
         out.
 
@@ -144,7 +145,8 @@ def blocked_matmul_sum(out: Tensor, terms, shift: Optional[Tensor] = None, block
     input's memory (on CPU a fresh full-size allocation also faults in every page of it).
     """
     if block is None:
-        block = 1 << 20 if out.device.type == 'cpu' else 1 << 22
+        # At most an eighth of the output, so that the buffer stays small next to it on small inputs too.
+        block = min(1 << 20 if out.device.type == 'cpu' else 1 << 22, max(out.numel() // 8, 1 << 15))
     n, k, r, length = out.shape
     over_samples = n <= k  # as matmul_4d: loop over the shorter of N and K, batch the other
     batch = k if over_samples else n

@@ -18,7 +18,9 @@ machine:
   internal scratch.
 """
 import contextlib
+import copy
 import json
+import logging
 import os
 import statistics
 import sys
@@ -270,7 +272,7 @@ def to_json(report: dict) -> str:
 def with_norm_everywhere(cfg, norm_cfg: dict, under: Sequence[str] = ('model', )):
     """A copy of an mmdet config whose every ``norm_cfg`` below the given keys (dotted paths, default the
     whole model) is `norm_cfg`, set whole so that no argument of the old type survives."""
-    cfg = cfg.copy()
+    cfg = copy.deepcopy(cfg)
 
     def replace(node):
         if isinstance(node, dict):
@@ -319,12 +321,18 @@ def training_iteration_seconds(configs: Dict[str, object], iterations: int = 20,
         if len(data) == batches:
             break
     models = {}
-    for name, cfg in configs.items():
-        set_random_seed(seed)
-        model = MODELS.build(cfg.model)
-        model.init_weights()
-        model.train()
-        models[name] = (model, build_optim_wrapper(model, cfg.optim_wrapper))
+    logger = logging.getLogger('mmengine')
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # init_weights and the optimizer constructor log every parameter
+    try:
+        for name, cfg in configs.items():
+            set_random_seed(seed)
+            model = MODELS.build(cfg.model)
+            model.init_weights()
+            model.train()
+            models[name] = (model, build_optim_wrapper(model, cfg.optim_wrapper))
+    finally:
+        logger.setLevel(level)
     times: Dict[str, List[float]] = {name: [] for name in configs}
     for it in range(warmup + iterations):
         for name, (model, optim_wrapper) in models.items():
