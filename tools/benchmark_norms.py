@@ -28,7 +28,7 @@ def parse_args():
     parser.add_argument('--scale', type=float, help='feature-map side scale (RoI counts scale by its square); '
                         'default 1 on CUDA, 0.5 on CPU')
     parser.add_argument('--layers', nargs='+', default=list(bench.LAYERS), choices=list(bench.LAYERS))
-    parser.add_argument('--repeats', type=int, default=5, help='timed rounds per shape (median); >= 5')
+    parser.add_argument('--repeats', type=int, default=7, help='timed rounds per shape (median); >= 5')
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory pass')
     parser.add_argument('--no-shapes', action='store_true', help='only the targets (and --e2e)')
     parser.add_argument('--no-e2e', action='store_true', help='skip the training iterations of the demo model')
