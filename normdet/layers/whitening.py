@@ -1,7 +1,9 @@
 """Whitening math shared by GW, ItN and SWBN.
 
-All functions take batches of matrices: rows `xc` of shape (B, d, m) (B independent problems of d variables
-observed m times, already centred) and covariances of shape (B, d, d).
+The matrix functions take batches: rows `xc` of shape (B, d, m) (B independent problems of d variables
+observed m times, already centred) and covariances of shape (B, d, d). The products over the input's size
+(`matmul_4d`, `blocked_matmul_sum`) work on (N, K, r, L) views of a layer's input, N samples by K channel
+slots (GW) or groups (ItN), and are what GW's and ItN's analytic backward is made of.
 """
 from typing import Optional
 

@@ -1,0 +1,1 @@
+"""Tools that are not registered components: the norm-layer benchmark (normdet.utils.benchmark)."""
