@@ -2,7 +2,7 @@
 
 Subclasses implement :meth:`_NormBase._normalize`, which receives a float32 (or float64) tensor of shape
 (N, C, *spatial) with N > 0 (or N == 0 where :attr:`_normalizes_empty_batches` is set) and returns the
-normalized tensor before the affine. Everything a detector feeds a norm layer goes through here once:
+normalized tensor before the affine (after it, where :attr:`_fuses_affine` is set). Everything a detector feeds a norm layer goes through here once:
 RoI heads with no proposals (N = 0), FC features (N, C), autocast and half-precision models, channels_last.
 """
 import torch
@@ -24,6 +24,8 @@ class _NormBase(nn.Module):
     """
 
     _normalizes_empty_batches = False
+    # Set by layers whose `_normalize` applies the affine itself (fused into their whitening matmul).
+    _fuses_affine = False
 
     def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = True) -> None:
         super().__init__()
@@ -94,7 +96,9 @@ class _NormBase(nn.Module):
             memory_format=torch.channels_last)
         compute_dtype = torch.float32 if x.dtype in _LOW_PRECISION else x.dtype
         with torch.autocast(device_type=x.device.type, enabled=False):
-            y = self._affine(self._normalize(x.to(compute_dtype)))
+            y = self._normalize(x.to(compute_dtype))
+            if not self._fuses_affine:
+                y = self._affine(y)
         y = y.to(x.dtype)
         return y.contiguous(memory_format=torch.channels_last) if channels_last else y
 

@@ -173,20 +173,14 @@ class GroupWhitening(_NormBase):
         self.whitening = whitening
         self.reset_parameters()
 
-    # The affine is fused into the whitening matmul (see GroupWhiteningFunction): `_normalize` returns the
-    # final output, empty batches included, and the base class's separate affine is skipped.
-    _normalizes_empty_batches = True
-
-    def _affine(self, y: Tensor) -> Tensor:
-        return y
+    # The affine is fused into the whitening matmul (see GroupWhiteningFunction).
+    _fuses_affine = True
 
     def _normalize(self, x: Tensor) -> Tensor:
-        if x.size(0) == 0:
-            return super()._affine(x)
         if self.whitening == 'zca':
             rows = self._rows(x, self.num_groups)
             xc = rows - rows.mean(-1, keepdim=True)
-            return super()._affine(zca_whitening(covariance(xc, self.eps)).bmm(xc).view_as(x))
+            return self._affine(zca_whitening(covariance(xc, self.eps)).bmm(xc).view_as(x))
         weight, bias = (self.weight.to(x.dtype), self.bias.to(x.dtype)) if self.affine else (None, None)
         return GroupWhiteningFunction.apply(x, weight, bias, self.num_groups, self.T, self.eps)
 

@@ -160,16 +160,10 @@ class IterNorm(_NormBase):
         self.running_mean.zero_()
         self.running_wm.copy_(torch.eye(self.num_channels).expand_as(self.running_wm))
 
-    # The affine is fused into the whitening matmul (see IterNormFunction): `_normalize` returns the final
-    # output, empty batches included, and the base class's separate affine is skipped.
-    _normalizes_empty_batches = True
-
-    def _affine(self, y: Tensor) -> Tensor:
-        return y
+    # The affine is fused into the whitening matmul (see IterNormFunction).
+    _fuses_affine = True
 
     def _normalize(self, x: Tensor) -> Tensor:
-        if x.size(0) == 0:
-            return super()._affine(x)
         weight, bias = (self.weight.to(x.dtype), self.bias.to(x.dtype)) if self.affine else (None, None)
         if self.training:
             if x.numel() // x.size(1) < 2:
