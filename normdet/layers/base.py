@@ -2,8 +2,9 @@
 
 Subclasses implement :meth:`_NormBase._normalize`, which receives a float32 (or float64) tensor of shape
 (N, C, *spatial) with N > 0 (or N == 0 where :attr:`_normalizes_empty_batches` is set) and returns the
-normalized tensor before the affine (after it, where :attr:`_fuses_affine` is set). Everything a detector feeds a norm layer goes through here once:
-RoI heads with no proposals (N = 0), FC features (N, C), autocast and half-precision models, channels_last.
+normalized tensor before the affine (after it, where :attr:`_fuses_affine` is set). Everything a detector
+feeds a norm layer goes through here once: RoI heads with no proposals (N = 0), FC features (N, C),
+autocast and half-precision models, channels_last.
 """
 import torch
 import torch.nn as nn
