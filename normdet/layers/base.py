@@ -131,6 +131,28 @@ class _RunningStatsMixin:
     def _uses_batch_stats(self) -> bool:
         return self.training or not self.track_running_stats
 
+    def _batch_stats(self, x: Tensor, dims):
+        """Mean and biased variance of `x` over `dims`, and the number of values behind each."""
+        count = 1
+        for d in dims:
+            count *= x.size(d)
+        if count < 2:
+            raise ValueError(f'{type(self).__name__} needs more than 1 value per statistic in training (as '
+                             f'BatchNorm), got input of shape {tuple(x.shape)}')
+        var, mean = torch.var_mean(x, dim=dims, correction=0)
+        return mean, var, count
+
+    def _standardize(self, x: Tensor, dims) -> Tensor:
+        """(x − μ)/√(σ² + ε) with one statistic per index of the dims not reduced: batch statistics over
+        `dims` in training (folded into the running ones), running statistics in evaluation."""
+        if self._uses_batch_stats():
+            mean, var, count = self._batch_stats(x, dims)
+            self._update_running_stats(mean, var, count)
+        else:
+            mean, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
+        shape = [1 if d in dims else x.size(d) for d in range(x.dim())]
+        return (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+
     def _update_running_stats(self, mean: Tensor, var: Tensor, count) -> None:
         """Fold a batch's mean and biased variance, computed over `count` values each, into the buffers."""
         if not (self.training and self.track_running_stats):

@@ -50,24 +50,9 @@ class BatchGroupNorm(_RunningStatsMixin, _NormBase):
         self._register_running_stats(num_groups, track_running_stats)
         self.reset_parameters()
 
-    def _batch_stats(self, rows: Tensor):
-        """Mean and biased variance per group of rows (N, G, m), and the count behind them."""
-        count = rows.size(0) * rows.size(2)
-        if count < 2:
-            raise ValueError(f'{type(self).__name__} needs more than 1 value per group in training, got input '
-                             f'with {rows.size(0)} sample(s) of {rows.size(2)} value(s) per group')
-        var, mean = torch.var_mean(rows, dim=(0, 2), correction=0)
-        return mean, var, count
-
     def _normalize(self, x: Tensor) -> Tensor:
-        rows = self._rows(x, self.num_groups)
-        if self._uses_batch_stats():
-            mean, var, count = self._batch_stats(rows)
-            self._update_running_stats(mean, var, count)
-        else:
-            mean, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
-        y = (rows - mean.view(1, -1, 1)) * torch.rsqrt(var.view(1, -1, 1) + self.eps)
-        return y.view_as(x)
+        # rows (N, G, m): one statistic per group, over the batch and the group's features
+        return self._standardize(self._rows(x, self.num_groups), dims=(0, 2)).view_as(x)
 
     def extra_repr(self) -> str:
         return (f'{self.num_features}, num_groups={self.num_groups}, eps={self.eps}, '
@@ -102,9 +87,9 @@ class SyncBatchGroupNorm(BatchGroupNorm):
             return 1
         return dist.get_world_size(self.process_group)
 
-    def _batch_stats(self, rows: Tensor):
+    def _batch_stats(self, rows: Tensor, dims):
         if self._world_size() == 1:
-            return super()._batch_stats(rows)
+            return super()._batch_stats(rows, dims)
         from torch.distributed.nn.functional import all_reduce
         group = self.process_group or dist.group.WORLD
         # Two reductions (sum, then squared deviations from the global mean) rather than sum and sum of

@@ -69,20 +69,8 @@ class GroupNormPlus(_RunningStatsMixin, _NormBase):
                                  f"at least 2 samples, got input of shape {tuple(x_gn.shape)}; use "
                                  f"batch_stats='channel' for batches of one image")
             var, mean = torch.var_mean(x_gn, dim=0, correction=0, keepdim=True)
-        else:
-            shape = (1, -1) + (1, ) * (x_gn.dim() - 2)
-            if self._uses_batch_stats():
-                dims = [0] + list(range(2, x_gn.dim()))
-                count = x_gn.numel() // x_gn.size(1)
-                if count < 2:
-                    raise ValueError(f'GNPlus needs more than 1 value per channel in training, got input of '
-                                     f'shape {tuple(x_gn.shape)}')
-                var, mean = torch.var_mean(x_gn, dim=dims, correction=0)
-                self._update_running_stats(mean, var, count)
-            else:
-                mean, var = self.running_mean.to(x_gn.dtype), self.running_var.to(x_gn.dtype)
-            mean, var = mean.view(shape), var.view(shape)
-        return (x_gn - mean) * torch.rsqrt(var + self.eps)
+            return (x_gn - mean) * torch.rsqrt(var + self.eps)
+        return self._standardize(x_gn, dims=(0, ) + tuple(range(2, x_gn.dim())))
 
     def _normalize(self, x: Tensor) -> Tensor:
         x_gn = F.group_norm(x, self.num_groups, eps=self.eps)

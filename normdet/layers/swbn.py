@@ -83,17 +83,7 @@ class StochasticWhiteningBN(_RunningStatsMixin, _NormBase):
         self.whitening_matrix.sub_((self.whitening_lr * step).to(self.whitening_matrix.dtype))
 
     def _normalize(self, x: Tensor) -> Tensor:
-        shape = (1, -1) + (1, ) * (x.dim() - 2)
-        if self._uses_batch_stats():
-            count = x.numel() // x.size(1)
-            if count < 2:
-                raise ValueError(f'SWBN needs more than 1 value per channel in training, got input of shape '
-                                 f'{tuple(x.shape)}')
-            var, mean = torch.var_mean(x, dim=[0] + list(range(2, x.dim())), correction=0)
-            self._update_running_stats(mean, var, count)
-        else:
-            mean, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
-        x_hat = channels_as_rows((x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps),
+        x_hat = channels_as_rows(self._standardize(x, dims=(0, ) + tuple(range(2, x.dim()))),
                                  self.num_channels)
         if self.training and self.whitening_lr > 0:
             self._whitening_step(covariance(x_hat.detach() - x_hat.detach().mean(-1, keepdim=True)))
