@@ -116,9 +116,20 @@ def check_local_pretrained(init_cfg, hint: str = None) -> None:
 class _PositionNormResNetMixin:
     """What :class:`PositionNormResNet` and :class:`PositionNormResNeXt` add to mmdet's backbones."""
 
-    def _set_position_norms(self, norm_cfg, stem_norm_cfg, norm1_cfg, norm2_cfg, norm3_cfg,
-                            downsample_norm_cfg, norm_eval_positions, zero_init_residual, init_cfg,
-                            pretrained, checkpoint_hint) -> None:
+    def __init__(self,
+                 depth,
+                 norm_cfg=dict(type='BN', requires_grad=True),
+                 stem_norm_cfg=None,
+                 norm1_cfg=None,
+                 norm2_cfg=None,
+                 norm3_cfg=None,
+                 downsample_norm_cfg=None,
+                 norm_eval_positions=None,
+                 zero_init_residual=True,
+                 pretrained=None,
+                 init_cfg=None,
+                 checkpoint_hint=None,
+                 **kwargs):
         # Set before mmdet's __init__, which builds the stem and stages through the hooks below.
         self.stem_norm_cfg = stem_norm_cfg or norm_cfg
         self.block_norm_cfgs = dict(
@@ -133,6 +144,8 @@ class _PositionNormResNetMixin:
         # mmdet decides zero_init_residual with `block is Bottleneck`, which no subclass passes.
         self._zero_init_last_norm = zero_init_residual and init_cfg is None and pretrained is None
         self.checkpoint_hint = checkpoint_hint
+        super().__init__(depth=depth, norm_cfg=norm_cfg, zero_init_residual=zero_init_residual,
+                         pretrained=pretrained, init_cfg=init_cfg, **kwargs)
 
     def _make_stem_layer(self, in_channels, stem_channels):
         super()._make_stem_layer(in_channels, stem_channels)
@@ -221,26 +234,6 @@ class PositionNormResNet(_PositionNormResNetMixin, ResNet):
         152: (PositionNormBottleneck, (3, 8, 36, 3))
     }
 
-    def __init__(self,
-                 depth,
-                 norm_cfg=dict(type='BN', requires_grad=True),
-                 stem_norm_cfg=None,
-                 norm1_cfg=None,
-                 norm2_cfg=None,
-                 norm3_cfg=None,
-                 downsample_norm_cfg=None,
-                 norm_eval_positions=None,
-                 zero_init_residual=True,
-                 pretrained=None,
-                 init_cfg=None,
-                 checkpoint_hint=None,
-                 **kwargs):
-        self._set_position_norms(norm_cfg, stem_norm_cfg, norm1_cfg, norm2_cfg, norm3_cfg,
-                                 downsample_norm_cfg, norm_eval_positions, zero_init_residual, init_cfg,
-                                 pretrained, checkpoint_hint)
-        super().__init__(depth, norm_cfg=norm_cfg, zero_init_residual=zero_init_residual,
-                         pretrained=pretrained, init_cfg=init_cfg, **kwargs)
-
 
 @MODELS.register_module()
 class PositionNormResNeXt(_PositionNormResNetMixin, ResNeXt):
@@ -259,23 +252,3 @@ class PositionNormResNeXt(_PositionNormResNetMixin, ResNeXt):
         101: (PositionNormResNeXtBottleneck, (3, 4, 23, 3)),
         152: (PositionNormResNeXtBottleneck, (3, 8, 36, 3))
     }
-
-    def __init__(self,
-                 depth,
-                 norm_cfg=dict(type='BN', requires_grad=True),
-                 stem_norm_cfg=None,
-                 norm1_cfg=None,
-                 norm2_cfg=None,
-                 norm3_cfg=None,
-                 downsample_norm_cfg=None,
-                 norm_eval_positions=None,
-                 zero_init_residual=True,
-                 pretrained=None,
-                 init_cfg=None,
-                 checkpoint_hint=None,
-                 **kwargs):
-        self._set_position_norms(norm_cfg, stem_norm_cfg, norm1_cfg, norm2_cfg, norm3_cfg,
-                                 downsample_norm_cfg, norm_eval_positions, zero_init_residual, init_cfg,
-                                 pretrained, checkpoint_hint)
-        super().__init__(depth=depth, norm_cfg=norm_cfg, zero_init_residual=zero_init_residual,
-                         pretrained=pretrained, init_cfg=init_cfg, **kwargs)
