@@ -74,8 +74,6 @@ class SyncBatchGroupNorm(BatchGroupNorm):
         Others as :class:`BatchGroupNorm`.
     """
 
-    _normalizes_empty_batches = True
-
     def __init__(self, num_features: int, num_groups: int = 32, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, track_running_stats: bool = True, process_group=None) -> None:
         super().__init__(num_features, num_groups=num_groups, eps=eps, momentum=momentum, affine=affine,
@@ -103,10 +101,10 @@ class SyncBatchGroupNorm(BatchGroupNorm):
         var = all_reduce(((rows - mean.view(1, -1, 1))**2).sum((0, 2)), group=group) / count.to(rows.dtype)
         return mean, var, count
 
-    def _normalize(self, x: Tensor) -> Tensor:
-        if x.size(0) == 0 and not (self._uses_batch_stats() and self._world_size() > 1):
-            return x
-        return super()._normalize(x)
+    @property
+    def _normalizes_empty_batches(self) -> bool:
+        # A process with an empty batch must still join the other processes' reductions.
+        return self._uses_batch_stats() and self._world_size() > 1
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f', process_group={self.process_group}'
