@@ -161,7 +161,7 @@ def plot_compare(results, path):
     x = range(len(names))
     bars.bar([i - 0.2 for i in x], [results[n]['box AP'] for n in names], width=0.4, label='box AP')
     bars.bar([i + 0.2 for i in x], [results[n]['mask AP'] for n in names], width=0.4, label='mask AP')
-    bars.set_xticks(list(x), names, rotation=20)
+    bars.set_xticks(list(x), [n.replace(' (', '\n(') for n in names])  # 'GW\n(paper placement)'
     bars.set(ylabel='COCO AP (0.5:0.95), val split', title='AP after the same schedule')
     bars.legend()
     fig.tight_layout()
