@@ -121,7 +121,7 @@ def test_bad_inputs_say_what_was_expected(norm_type):
 
 @pytest.mark.parametrize('norm_type', ['GW', 'BGN', 'SyncBGN', 'GNPlus'])
 def test_group_count_that_does_not_divide_is_a_clear_error(norm_type):
-    with pytest.raises(ValueError, match=r'num_groups=3 must divide num_features=8'):
+    with pytest.raises(ValueError, match=r"num_groups=3 does not divide its 8 channels"):
         build_norm_layer(dict(type=norm_type, num_groups=3), 8)
 
 

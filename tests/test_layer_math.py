@@ -130,7 +130,7 @@ def test_gw_partial_whitening_at_t5_is_by_design():
 def test_gw_group_arguments():
     assert GroupWhitening(16, num_groups=64).num_groups == 16  # clipped to C, as the official code
     assert GroupWhitening(64, num_channels=4).num_groups == 16
-    with pytest.raises(ValueError, match=r'num_groups=64 must divide num_features=96'):
+    with pytest.raises(ValueError, match=r"num_groups=64 does not divide its 96 channels"):
         GroupWhitening(96, num_groups=64)
 
 

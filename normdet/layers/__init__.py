@@ -1,4 +1,4 @@
-from .base import channel_groups
+from .base import NormConfigError, channel_groups, collect_config_problems
 from .bgn import BatchGroupNorm, SyncBatchGroupNorm
 from .gnplus import GroupNormPlus
 from .gw import GroupWhitening
@@ -13,5 +13,6 @@ NORM_LAYERS = (GroupWhitening, BatchGroupNorm, SyncBatchGroupNorm, GroupNormPlus
 
 __all__ = [
     'GroupWhitening', 'BatchGroupNorm', 'SyncBatchGroupNorm', 'GroupNormPlus', 'IterNorm',
-    'StochasticWhiteningBN', 'NORM_TYPES', 'NORM_LAYERS', 'channel_groups', 'is_norm', 'has_running_stats', 'freeze_running_stats'
+    'StochasticWhiteningBN', 'NORM_TYPES', 'NORM_LAYERS', 'NormConfigError', 'channel_groups',
+    'collect_config_problems', 'is_norm', 'has_running_stats', 'freeze_running_stats'
 ]

@@ -6,6 +6,9 @@ normalized tensor before the affine (after it, where :attr:`_fuses_affine` is se
 feeds a norm layer goes through here once: RoI heads with no proposals (N = 0), FC features (N, C),
 autocast and half-precision models, channels_last.
 """
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import torch
 import torch.nn as nn
 from torch import Tensor
@@ -13,6 +16,46 @@ from torch import Tensor
 # Half-precision inputs are normalized in float32: covariances and Newton iterations lose too much in
 # 8 or 11 mantissa bits, and torch.linalg refuses float16/bfloat16 outright.
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+# Set while a model builder collects configuration problems instead of failing at the first layer.
+_COLLECTED_PROBLEMS: ContextVar = ContextVar('normdet_collected_config_problems', default=None)
+
+
+class NormConfigError(ValueError):
+    """A normdet layer's arguments cannot work at its width (e.g. a group count that does not divide its
+    channels). The message says what the value is and what would be valid."""
+
+
+@contextmanager
+def collect_config_problems():
+    """Build normdet layers with invalid arguments instead of raising :class:`NormConfigError`, and
+    collect what is wrong, so that a model builder can report every problem with the layer's module path
+    (which a layer does not know while its parent is still being constructed).
+
+    Yields a list that receives ``(layer, problems)`` for each layer built inside the block. The layers
+    in it must not be run: the caller raises once the model is built
+    (:class:`~normdet.engine.NormDetRunner` does).
+    """
+    problems = []
+    token = _COLLECTED_PROBLEMS.set(problems)
+    try:
+        yield problems
+    finally:
+        _COLLECTED_PROBLEMS.reset(token)
+
+
+def divisors(n: int) -> list:
+    """The divisors of ``n`` in increasing order: the valid group counts for ``n`` channels."""
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def group_count_problems(num_groups: int, num_features: int) -> list:
+    """The problem with ``num_groups`` groups of ``num_features`` channels, if any (see
+    :meth:`_NormBase.config_problems`)."""
+    if num_groups >= 1 and num_features % num_groups == 0:
+        return []
+    return [f'num_groups={num_groups} does not divide its {num_features} channels (valid: '
+            f'{", ".join(map(str, divisors(num_features)))})']
 
 
 class _NormBase(nn.Module):
@@ -56,6 +99,22 @@ class _NormBase(nn.Module):
         if self.affine:
             nn.init.ones_(self.weight)
             nn.init.zeros_(self.bias)
+
+    def config_problems(self) -> list:
+        """What is wrong with this layer's arguments, each as ``'<argument>=<value> ... (valid: ...)'``;
+        empty when the layer can run. Subclasses with constraints extend it."""
+        return []
+
+    def _check_config(self) -> None:
+        """Called at the end of each subclass's ``__init__``: raise :class:`NormConfigError`, or hand the
+        problems to :func:`collect_config_problems` when a model builder collects them."""
+        problems = self.config_problems()
+        if not problems:
+            return
+        collected = _COLLECTED_PROBLEMS.get()
+        if collected is None:
+            raise NormConfigError(f'{type(self).__name__}({self.num_features}): ' + '; '.join(problems))
+        collected.append((self, problems))
 
     def _check_input(self, x: Tensor) -> None:
         if not 2 <= x.dim() <= 5:
@@ -168,6 +227,12 @@ class _RunningStatsMixin:
             self.running_var.lerp_(unbiased.detach().to(self.running_var.dtype), momentum)
 
 
+def group_size_problems(group_size: int) -> list:
+    """The problem with ``group_size`` channels per group (ItN, SWBN), if any: every size >= 1 works at
+    every width (see :func:`channel_groups`)."""
+    return [] if group_size >= 1 else [f'num_channels={group_size} (channels per group; valid: >= 1)']
+
+
 def channel_groups(num_features: int, group_size: int) -> int:
     """Channels per group for the batch-whitening layers (ItN, SWBN).
 
@@ -175,7 +240,7 @@ def channel_groups(num_features: int, group_size: int) -> int:
     the layer works at every width of a detector (e.g. 64 -> 32 for a 96-channel head).
     """
     if group_size < 1:
-        raise ValueError(f'num_channels (channels per group) must be >= 1, got {group_size}')
+        raise NormConfigError(f'num_channels (channels per group) must be >= 1, got {group_size}')
     size = group_size
     while num_features % size:
         size //= 2

@@ -4,7 +4,7 @@ import torch.distributed as dist
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .base import _NormBase, _RunningStatsMixin
+from .base import _NormBase, _RunningStatsMixin, group_count_problems
 
 
 @MODELS.register_module('BGN')
@@ -42,13 +42,14 @@ class BatchGroupNorm(_RunningStatsMixin, _NormBase):
     def __init__(self, num_features: int, num_groups: int = 32, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, track_running_stats: bool = True) -> None:
         super().__init__(num_features, eps=eps, affine=affine)
-        if num_groups < 1 or num_features % num_groups:
-            raise ValueError(f'{type(self).__name__}: num_groups={num_groups} must divide '
-                             f'num_features={num_features} (valid: the divisors of {num_features})')
         self.num_groups = num_groups
         self.momentum = momentum
-        self._register_running_stats(num_groups, track_running_stats)
+        self._register_running_stats(max(num_groups, 1), track_running_stats)
         self.reset_parameters()
+        self._check_config()
+
+    def config_problems(self) -> list:
+        return super().config_problems() + group_count_problems(self.num_groups, self.num_features)
 
     def _normalize(self, x: Tensor) -> Tensor:
         # rows (N, G, m): one statistic per group, over the batch and the group's features

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .base import _NormBase, _RunningStatsMixin
+from .base import _NormBase, _RunningStatsMixin, group_count_problems
 
 
 @MODELS.register_module('GNPlus')
@@ -46,17 +46,19 @@ class GroupNormPlus(_RunningStatsMixin, _NormBase):
     def __init__(self, num_features: int, num_groups: int = 32, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, batch_stats: str = 'channel') -> None:
         super().__init__(num_features, eps=eps, affine=affine)
-        if num_groups < 1 or num_features % num_groups:
-            raise ValueError(f'GNPlus: num_groups={num_groups} must divide num_features={num_features} '
-                             f'(valid: the divisors of {num_features})')
-        if batch_stats not in ('channel', 'position'):
-            raise ValueError(f"GNPlus: batch_stats must be 'channel' or 'position', got {batch_stats!r}")
         self.num_groups = num_groups
         self.momentum = momentum
         self.batch_stats = batch_stats
         self.mix_logit = nn.Parameter(torch.empty(()))
         self._register_running_stats(num_features, track_running_stats=batch_stats == 'channel')
         self.reset_parameters()
+        self._check_config()
+
+    def config_problems(self) -> list:
+        problems = super().config_problems() + group_count_problems(self.num_groups, self.num_features)
+        if self.batch_stats not in ('channel', 'position'):
+            problems.append(f"batch_stats={self.batch_stats!r} (valid: 'channel', 'position')")
+        return problems
 
     def reset_parameters(self) -> None:
         super().reset_parameters()

@@ -6,7 +6,7 @@ from mmengine.registry import MODELS
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .base import _NormBase
+from .base import _NormBase, group_count_problems
 from .whitening import (blocked_matmul_sum, covariance, matmul_4d, newton_schulz_whitening,
                         newton_schulz_whitening_backward, zca_whitening)
 
@@ -153,25 +153,28 @@ class GroupWhitening(_NormBase):
     def __init__(self, num_features: int, num_groups: int = 64, num_channels: int = None, T: int = 5,
                  eps: float = 1e-5, affine: bool = True, whitening: str = 'newton') -> None:
         super().__init__(num_features, eps=eps, affine=affine)
-        if num_channels is not None:
-            if not 1 <= num_channels <= num_features:
-                raise ValueError(f'GW: num_channels (channels per group) must be in [1, {num_features}], '
-                                 f'got {num_channels}')
+        self.num_channels = num_channels
+        if num_channels is not None and num_channels >= 1:
             num_groups = num_features // num_channels
-        if num_groups < 1:
-            raise ValueError(f'GW: num_groups must be >= 1, got {num_groups}')
-        num_groups = min(num_groups, num_features)
-        if num_features % num_groups:
-            raise ValueError(f'GW: num_groups={num_groups} must divide num_features={num_features} '
-                             f'(valid: the divisors of {num_features})')
-        if whitening not in ('newton', 'zca'):
-            raise ValueError(f"GW: whitening must be 'newton' or 'zca', got {whitening!r}")
-        if T < 0:
-            raise ValueError(f'GW: T must be >= 0, got {T}')
-        self.num_groups = num_groups
+        # More groups than channels means one channel per group: the GW paper's 64 groups in narrow layers.
+        self.num_groups = min(num_groups, num_features)
         self.T = T
         self.whitening = whitening
         self.reset_parameters()
+        self._check_config()
+
+    def config_problems(self) -> list:
+        problems = super().config_problems()
+        c = self.num_features
+        if self.num_channels is not None and not 1 <= self.num_channels <= c:
+            problems.append(f'num_channels={self.num_channels} (channels per group) is not in [1, {c}]')
+        else:
+            problems += group_count_problems(self.num_groups, c)
+        if self.whitening not in ('newton', 'zca'):
+            problems.append(f"whitening={self.whitening!r} (valid: 'newton', 'zca')")
+        if self.T < 0:
+            problems.append(f'T={self.T} (valid: >= 0)')
+        return problems
 
     # The affine is fused into the whitening matmul (see GroupWhiteningFunction).
     _fuses_affine = True

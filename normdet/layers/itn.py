@@ -6,7 +6,7 @@ from mmengine.registry import MODELS
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .base import _NormBase, channel_groups
+from .base import _NormBase, channel_groups, group_size_problems
 from .whitening import blocked_matmul_sum, newton_schulz_whitening, newton_schulz_whitening_backward
 
 
@@ -145,9 +145,8 @@ class IterNorm(_NormBase):
     def __init__(self, num_features: int, num_channels: int = 64, T: int = 5, eps: float = 1e-5,
                  momentum: float = 0.1, affine: bool = True) -> None:
         super().__init__(num_features, eps=eps, affine=affine)
-        if T < 0:
-            raise ValueError(f'ItN: T must be >= 0, got {T}')
-        self.num_channels = channel_groups(num_features, num_channels)
+        self._requested_channels = num_channels
+        self.num_channels = channel_groups(num_features, max(num_channels, 1))
         self.num_groups = num_features // self.num_channels
         self.T = T
         self.momentum = momentum
@@ -155,6 +154,13 @@ class IterNorm(_NormBase):
         self.register_buffer('running_mean', torch.zeros(self.num_groups, d, 1))
         self.register_buffer('running_wm', torch.eye(d).repeat(self.num_groups, 1, 1))
         self.reset_parameters()
+        self._check_config()
+
+    def config_problems(self) -> list:
+        problems = super().config_problems() + group_size_problems(self._requested_channels)
+        if self.T < 0:
+            problems.append(f'T={self.T} (valid: >= 0)')
+        return problems
 
     def reset_running_stats(self) -> None:
         self.running_mean.zero_()

@@ -4,7 +4,7 @@ import torch
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .base import _NormBase, _RunningStatsMixin, channel_groups
+from .base import _NormBase, _RunningStatsMixin, channel_groups, group_size_problems
 from .itn import channels_as_rows, rows_as_channels
 from .whitening import covariance
 
@@ -54,11 +54,8 @@ class StochasticWhiteningBN(_RunningStatsMixin, _NormBase):
     def __init__(self, num_features: int, num_channels: int = 64, eps: float = 1e-5, momentum: float = 0.05,
                  whitening_lr: float = 1e-5, criterion: str = 'kl', affine: bool = True) -> None:
         super().__init__(num_features, eps=eps, affine=affine)
-        if criterion not in ('kl', 'fro'):
-            raise ValueError(f"SWBN: criterion must be 'kl' or 'fro', got {criterion!r}")
-        if whitening_lr < 0:
-            raise ValueError(f'SWBN: whitening_lr must be >= 0, got {whitening_lr}')
-        self.num_channels = channel_groups(num_features, num_channels)
+        self._requested_channels = num_channels
+        self.num_channels = channel_groups(num_features, max(num_channels, 1))
         self.num_groups = num_features // self.num_channels
         self.momentum = momentum
         self.whitening_lr = whitening_lr
@@ -66,6 +63,15 @@ class StochasticWhiteningBN(_RunningStatsMixin, _NormBase):
         self._register_running_stats(num_features)
         self.register_buffer('whitening_matrix', torch.eye(self.num_channels).repeat(self.num_groups, 1, 1))
         self.reset_parameters()
+        self._check_config()
+
+    def config_problems(self) -> list:
+        problems = super().config_problems() + group_size_problems(self._requested_channels)
+        if self.criterion not in ('kl', 'fro'):
+            problems.append(f"criterion={self.criterion!r} (valid: 'kl', 'fro')")
+        if self.whitening_lr < 0:
+            problems.append(f'whitening_lr={self.whitening_lr} (valid: >= 0)')
+        return problems
 
     def reset_running_stats(self) -> None:
         super().reset_running_stats()

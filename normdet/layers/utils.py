@@ -6,11 +6,12 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 from .base import _NormBase
 
 TORCH_NORMS = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
+NORM_CLASSES = TORCH_NORMS + (_NormBase, )
 
 
 def is_norm(module: nn.Module) -> bool:
     """True for torch's norm layers and every normdet layer."""
-    return isinstance(module, TORCH_NORMS + (_NormBase, ))
+    return isinstance(module, NORM_CLASSES)
 
 
 def has_running_stats(module: nn.Module) -> bool:
