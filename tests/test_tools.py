@@ -9,7 +9,6 @@ import os
 import os.path as osp
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 
@@ -17,59 +16,18 @@ import numpy as np
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'mask-rcnn_r18-w16_fpn_gn_2it_shapes128.py')
-NO_VAL = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
-TIMEOUT = 600
-
-
-def _env():
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHON=sys.executable)
-    # The shell scripts call `$PYTHON` and torchrun starts workers with the same interpreter.
-    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
-    env.pop('CUDA_VISIBLE_DEVICES', None)
-    return env
-
-
-def _run(cmd, cwd):
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=TIMEOUT)
-    assert proc.returncode == 0, f'{" ".join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-6000:]}'
-    return proc.stdout
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+from tool_runs import (CONFIG, NO_VAL, REPO, TIMEOUT, free_port, load_checkpoint, make_tiny_data, run_log,
+                       run_tool, tool_env, train_cmd)
 
 
 def _train(cwd, work_dir, *args):
-    return _run([sys.executable, osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work_dir, *args],
-                cwd)
-
-
-def _load(path):
-    from normdet.engine import mmengine_checkpoint_globals
-    with mmengine_checkpoint_globals():
-        return torch.load(path, map_location='cpu')
-
-
-def _run_log(work_dir):
-    """Text of the (single) run log mmengine writes under work_dir/<timestamp>/."""
-    logs = [osp.join(root, name) for root, _, names in os.walk(work_dir) for name in names
-            if name.endswith('.log')]
-    assert logs, f'no log file in {work_dir}'
-    return '\n'.join(open(path).read() for path in sorted(logs))
+    return run_tool(train_cmd(work_dir, *args), cwd).stdout
 
 
 @pytest.fixture(scope='module')
 def workspace(tmp_path_factory):
     """Working directory holding data/shapes_tiny (the config's data_root is relative)."""
-    from normdet.datasets.shapes import generate_shapes_dataset
-    root = tmp_path_factory.mktemp('tools')
-    generate_shapes_dataset(root / 'data' / 'shapes_tiny', num_train=4, num_val=2, image_size=128, seed=0)
-    return str(root)
+    return make_tiny_data(tmp_path_factory.mktemp('tools'))
 
 
 @pytest.fixture(scope='module')
@@ -92,8 +50,8 @@ def test_tiny_config_classes_match_shapes():
 def test_train_writes_checkpoint_and_validates(trained):
     ckpt = osp.join(trained, 'iter_2.pth')
     assert osp.isfile(ckpt)
-    assert _load(ckpt)['meta']['iter'] == 2
-    log = _run_log(trained)
+    assert load_checkpoint(ckpt)['meta']['iter'] == 2
+    log = run_log(trained)
     assert 'coco/bbox_mAP' in log and 'coco/segm_mAP' in log
 
 
@@ -106,9 +64,9 @@ def test_checkpoint_needs_more_than_torch_default_globals(trained):
 def test_test_py_loads_checkpoint(trained, workspace):
     work_dir = osp.join(workspace, 'test')
     out = osp.join(work_dir, 'results.pkl')
-    _run([sys.executable, osp.join(REPO, 'tools', 'test.py'), CONFIG, osp.join(trained, 'iter_2.pth'),
+    run_tool([sys.executable, osp.join(REPO, 'tools', 'test.py'), CONFIG, osp.join(trained, 'iter_2.pth'),
           '--work-dir', work_dir, '--out', out], workspace)
-    log = _run_log(work_dir)
+    log = run_log(work_dir)
     assert 'Load checkpoint from' in log and 'coco/segm_mAP' in log
     import pickle
     with open(out, 'rb') as f:
@@ -119,8 +77,8 @@ def test_resume_continues_from_latest_checkpoint(trained, workspace):
     work_dir = osp.join(workspace, 'resume')
     shutil.copytree(trained, work_dir)
     _train(workspace, work_dir, '--resume', '--cfg-options', 'train_cfg.max_iters=3', *NO_VAL)
-    assert 'resumed epoch: 0, iter: 2' in _run_log(work_dir)
-    resumed = _load(osp.join(work_dir, 'iter_3.pth'))
+    assert 'resumed epoch: 0, iter: 2' in run_log(work_dir)
+    resumed = load_checkpoint(osp.join(work_dir, 'iter_3.pth'))
     assert resumed['meta']['iter'] == 3
     # the optimizer state came along: SGD momentum buffers exist for the resumed parameters
     assert resumed['optimizer']['state']
@@ -138,11 +96,11 @@ def test_load_from_pretrained_init_and_amp_on_cpu(trained, workspace):
                   'model.backbone.init_cfg.prefix=backbone.', f'model.backbone.init_cfg.checkpoint={source}']
     _train(workspace, work_dir, '--amp', '--cfg-options', f'load_from={source}', 'train_cfg.max_iters=1',
            'optim_wrapper.optimizer.lr=0.0', *pretrained, *NO_VAL)
-    log = _run_log(work_dir)
+    log = run_log(work_dir)
     assert f'load backbone. in model from: {source}' in log
     assert f'Load checkpoint from {source}' in log
     assert 'CPUAmpOptimWrapper' in log
-    loaded, written = _load(source)['state_dict'], _load(osp.join(work_dir, 'iter_1.pth'))['state_dict']
+    loaded, written = load_checkpoint(source)['state_dict'], load_checkpoint(osp.join(work_dir, 'iter_1.pth'))['state_dict']
     assert loaded.keys() == written.keys()
     for key in loaded:
         torch.testing.assert_close(written[key], loaded[key], rtol=0, atol=0, msg=key)
@@ -150,14 +108,14 @@ def test_load_from_pretrained_init_and_amp_on_cpu(trained, workspace):
 
 def test_dist_train_two_gloo_processes(workspace):
     work_dir = osp.join(workspace, 'dist')
-    env_port = str(_free_port())
+    env_port = str(free_port())
     cmd = ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), CONFIG, '2', '--work-dir', work_dir,
            '--cfg-options', *NO_VAL]
-    proc = subprocess.run(cmd, cwd=workspace, env=dict(_env(), PORT=env_port), stdout=subprocess.PIPE,
+    proc = subprocess.run(cmd, cwd=workspace, env=dict(tool_env(), PORT=env_port), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
-    log = _run_log(work_dir)
+    log = run_log(work_dir)
     assert "distributed training on CPU with the 'gloo' backend (config asked for 'nccl')" in log
     assert 'GPU number: 2' in log  # mmengine's name for the world size
 
@@ -165,10 +123,10 @@ def test_dist_train_two_gloo_processes(workspace):
 def test_two_nodes_over_loopback(workspace):
     """NNODES=2, one process per node, both nodes on this machine, as two tools/dist_train.sh calls."""
     work_dir = osp.join(workspace, 'nodes')
-    port = str(_free_port())
+    port = str(free_port())
     procs = []
     for node_rank in (0, 1):
-        env = dict(_env(), NNODES='2', NODE_RANK=str(node_rank), MASTER_ADDR='127.0.0.1', PORT=port)
+        env = dict(tool_env(), NNODES='2', NODE_RANK=str(node_rank), MASTER_ADDR='127.0.0.1', PORT=port)
         cmd = ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), CONFIG, '1', '--work-dir', work_dir,
                '--cfg-options', *NO_VAL]
         procs.append(subprocess.Popen(cmd, cwd=workspace, env=env, stdout=subprocess.PIPE,
@@ -184,7 +142,7 @@ def test_two_nodes_over_loopback(workspace):
     for node_rank, (proc, out) in enumerate(zip(procs, outputs)):
         assert proc.returncode == 0, f'node {node_rank}:\n{out[-6000:]}'
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
-    assert 'GPU number: 2' in _run_log(work_dir)
+    assert 'GPU number: 2' in run_log(work_dir)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -292,7 +250,7 @@ def test_init_cpu_dist_from_scheduler_env(launcher, monkeypatch):
         monkeypatch.setenv(name, '')  # records the original state, so the test's values are undone
         monkeypatch.delenv(name)
     monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
-    port = _free_port()
+    port = free_port()
     if launcher == 'slurm':
         monkeypatch.setenv('MASTER_PORT', '1')  # the `port` argument (dist_cfg.port) takes precedence
         monkeypatch.setenv('SLURM_PROCID', '0')

@@ -8,6 +8,7 @@ import argparse
 import os
 
 from mmengine.config import DictAction
+from torch.distributed.elastic.multiprocessing.errors import record
 
 import normdet  # noqa: F401  (fills the registries: norm layers, backbones, NormDetRunner, ...)
 from normdet.engine.entrypoints import test
@@ -42,5 +43,11 @@ def parse_args():
     return args
 
 
-if __name__ == '__main__':
+# Under torchrun, a failing process's exception (not only its exit code) goes into the job's failure report.
+@record
+def main():
     test(parse_args())
+
+
+if __name__ == '__main__':
+    main()

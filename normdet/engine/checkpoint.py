@@ -1,4 +1,5 @@
-"""Loading mmengine checkpoints with torch >= 2.6 while keeping ``torch.load(weights_only=True)``.
+"""Checkpoints: loading mmengine's with torch >= 2.6 while keeping ``torch.load(weights_only=True)``,
+writing them so that an interrupted write loses nothing, and finding the one to resume from.
 
 mmengine 0.10.7 calls ``torch.load(filename, map_location=...)`` without ``weights_only``; since torch 2.6
 that means ``weights_only=True``, whose unpickler rejects every global that is not allow-listed. Besides
@@ -17,6 +18,9 @@ accepted, so checkpoints load whichever numpy wrote them. ``builtins.getattr`` i
 read any attribute of any allow-listed object, so that name is bound to :func:`_history_buffer_method`,
 which resolves only HistoryBuffer's statistics methods and refuses everything else.
 """
+import glob
+import os
+import os.path as osp
 import pickle
 import types
 from contextlib import contextmanager, nullcontext
@@ -64,3 +68,43 @@ def mmengine_checkpoint_globals():
     safe_globals = getattr(torch.serialization, 'safe_globals', None)
     with safe_globals(checkpoint_safe_globals()) if safe_globals else nullcontext():
         yield
+
+
+def write_atomically(write, path):
+    """Call ``write(temp_path)``, then move the file it wrote to ``path`` in one step (``os.replace``), so
+    that ``path`` is never a partly written file: a process killed, or a disk that fills, while writing
+    leaves the previous file at ``path`` (if any) and no temporary file behind (unless killed)."""
+    directory, name = osp.split(path)
+    temp_path = osp.join(directory, f'.{name}.tmp')
+    try:
+        write(temp_path)
+        fd = os.open(temp_path, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the data must be on disk before the rename that publishes it
+        finally:
+            os.close(fd)
+        os.replace(temp_path, path)
+    except BaseException:
+        if osp.exists(temp_path):
+            os.remove(temp_path)
+        raise
+    if os.name == 'posix':  # the rename itself survives a power loss once the directory is synced
+        fd = os.open(directory or '.', os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def find_resumable_checkpoint(work_dir):
+    """The checkpoint ``--resume`` (without a path) continues from: the one mmengine's ``last_checkpoint``
+    file names, or, when that file is missing, empty or names a missing file (what a run killed while
+    writing it leaves), the newest ``*.pth`` in ``work_dir``; ``None`` when there is none."""
+    record = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(record):
+        with open(record) as f:
+            recorded = f.read().strip()
+        if recorded and osp.isfile(recorded):
+            return recorded
+    candidates = glob.glob(osp.join(work_dir, '*.pth'))
+    return max(candidates, key=osp.getmtime) if candidates else None

@@ -6,8 +6,9 @@ Nothing is patched: :class:`NormDetRunner` overrides a few Runner methods and is
 """
 import copy
 import logging
+import os.path as osp
 
-from mmengine.dist import is_distributed
+from mmengine.dist import all_gather_object, is_distributed, is_main_process
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import AmpOptimWrapper
@@ -15,8 +16,11 @@ from mmengine.registry import MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
-from .checkpoint import mmengine_checkpoint_globals
+from ..layers import collect_config_problems
+from .checkpoint import find_resumable_checkpoint, mmengine_checkpoint_globals, write_atomically
+from .checks import check_built_norms, check_norm_types, launched_world_size
 from .dist import cpu_dist_backend, init_cpu_dist, runs_on_cpu
+from .rng import RestoreRNGStateHook, rng_state
 
 
 def _is_amp_optim_wrapper(wrapper_type):
@@ -44,7 +48,29 @@ class NormDetRunner(Runner):
       (``init_cfg=dict(type='Pretrained', ...)``): torch >= 2.6 loads with ``weights_only=True``; the
       globals mmengine writes into its checkpoints are allow-listed for the duration of the load
       (:func:`~normdet.engine.checkpoint.mmengine_checkpoint_globals`).
+    * ``build_model``: a norm configuration that cannot work stops the run before it starts, with the
+      config key or module path, the value and the valid values (:mod:`normdet.engine.checks`).
+    * ``save_checkpoint``: a local checkpoint is written to a temporary file and renamed, so an
+      interrupted write leaves the previous checkpoints intact; every checkpoint also holds each process's
+      random generator states (:mod:`normdet.engine.rng`).
+    * ``load_or_resume`` and ``resume``: ``--resume`` without a path falls back to the newest checkpoint
+      when ``last_checkpoint`` is missing or broken, and restores the random state, so the resumed run
+      computes the losses the uninterrupted run would have (same number of processes, deterministic ops).
     """
+
+    def build_model(self, model):
+        if isinstance(model, dict):
+            check_norm_types(model)
+        with collect_config_problems() as problems:
+            model = super().build_model(model)
+        batch_sizes = {}
+        for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            loader = getattr(self, f'_{name}', None)
+            if isinstance(loader, dict) and loader.get('batch_size') is not None:
+                batch_sizes[name] = loader['batch_size']
+        check_built_norms(model, problems, batch_sizes, world_size=launched_world_size(),
+                          distributed=self.distributed)
+        return model
 
     def setup_env(self, env_cfg):
         self._cpu_dist_note = None
@@ -100,8 +126,48 @@ class NormDetRunner(Runner):
 
     def load_checkpoint(self, filename, map_location='cpu', strict=False, revise_keys=[(r'^module.', '')]):
         with mmengine_checkpoint_globals():
-            return super().load_checkpoint(
+            checkpoint = super().load_checkpoint(
                 filename, map_location=map_location, strict=strict, revise_keys=revise_keys)
+        self._loaded_rng_states = checkpoint.get('meta', {}).get('rng_states')
+        return checkpoint
+
+    def save_checkpoint(self, out_dir, filename, file_client_args=None, save_optimizer=True,
+                        save_param_scheduler=True, meta=None, by_epoch=True, backend_args=None):
+        # A collective: mmengine calls save_checkpoint on every process (only the main one writes).
+        meta = dict(meta or {}, rng_states=all_gather_object(rng_state()))
+        args = dict(file_client_args=file_client_args, save_optimizer=save_optimizer,
+                    save_param_scheduler=save_param_scheduler, meta=meta, by_epoch=by_epoch,
+                    backend_args=backend_args)
+        if file_client_args is not None or backend_args is not None or '://' in str(out_dir):
+            return super().save_checkpoint(out_dir, filename, **args)  # a remote store: its own semantics
+
+        def write(temp_path):
+            super(NormDetRunner, self).save_checkpoint(out_dir, osp.basename(temp_path), **args)
+
+        if is_main_process():
+            write_atomically(write, osp.join(out_dir, filename))
+        else:
+            write(osp.join(out_dir, filename))  # takes part in the collectives; writes nothing
+
+    def load_or_resume(self):
+        if self._resume and self._load_from is None and not self._has_loaded:
+            self._load_from = find_resumable_checkpoint(self.work_dir)
+            if self._load_from is not None:
+                self.logger.info(f'Auto resume: continuing from {self._load_from}')
+        super().load_or_resume()
+
+    def resume(self, filename, resume_optimizer=True, resume_param_scheduler=True, map_location='default'):
+        super().resume(filename, resume_optimizer=resume_optimizer,
+                       resume_param_scheduler=resume_param_scheduler, map_location=map_location)
+        states = self._loaded_rng_states
+        if not states:
+            self.logger.warning(f'{filename} holds no random state (not written by NormDetRunner): the '
+                                f'resumed run draws different random numbers than an uninterrupted one would')
+        elif len(states) != self.world_size:
+            self.logger.warning(f'{filename} holds the random state of {len(states)} processes, this run has '
+                                f'{self.world_size}: the random state is not restored')
+        else:
+            self.register_hook(RestoreRNGStateHook(states[self.rank]))
 
     def _init_model_weights(self):
         # init_cfg=dict(type='Pretrained', checkpoint=<an mmengine checkpoint>) loads through torch.load too.

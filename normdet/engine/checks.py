@@ -1,0 +1,121 @@
+"""Configuration checks :class:`~normdet.engine.runner.NormDetRunner` runs while it builds the model, so
+that a norm configuration that cannot work stops the run before the first iteration, with the place in
+the config or the model, the value, and what would be valid.
+
+* :func:`check_norm_types`, before the model is built: every ``*norm_cfg`` of the model config names a
+  registered norm type (mmcv's ``build_norm_layer`` would stop with a ``KeyError`` at the first one,
+  without saying where it is or what exists).
+* :func:`check_built_norms`, after: the problems each normdet layer found with its own arguments
+  (:func:`~normdet.layers.base.collect_config_problems`, e.g. a group count that does not divide the
+  channels of that layer), and the problems that depend on how the run is launched: ``GNPlus`` with
+  ``batch_stats='position'`` fed one image at a time, ``SyncBGN`` in one of several processes that share no
+  process group.
+"""
+import difflib
+import inspect
+import os
+import re
+
+from mmengine.registry import MODELS
+
+from ..layers import NORM_TYPES, GroupNormPlus, NormConfigError, SyncBatchGroupNorm
+from ..layers.utils import NORM_CLASSES
+
+# Keys of mmdet and normdet configs that hold a norm layer's config: norm_cfg, stem_norm_cfg,
+# downsample_norm_cfg, norm1_cfg, ...
+_NORM_CFG_KEY = re.compile(r'(.*_)?norm(\d+)?_cfg')
+
+
+def iter_norm_cfgs(cfg, prefix='model'):
+    """Yield ``(path, norm_cfg)`` for every norm config (a dict with a ``type``) under ``cfg``, with
+    ``path`` in ``--cfg-options`` form, e.g. ``'model.backbone.norm_cfg'``."""
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            path = f'{prefix}.{key}'
+            if _NORM_CFG_KEY.fullmatch(str(key)) and isinstance(value, dict) and 'type' in value:
+                yield path, value
+            else:
+                yield from iter_norm_cfgs(value, path)
+    elif isinstance(cfg, (list, tuple)):
+        for i, value in enumerate(cfg):
+            yield from iter_norm_cfgs(value, f'{prefix}.{i}')
+
+
+def registered_norm_types():
+    """``(normdet types, other norm types)`` of mmengine's root registry, where mmcv's
+    ``build_norm_layer`` finds them from every scope."""
+    others = [name for name, cls in MODELS.module_dict.items()
+              if name not in NORM_TYPES and inspect.isclass(cls) and issubclass(cls, NORM_CLASSES)]
+    return list(NORM_TYPES), others
+
+
+def _find_norm_type(norm_type):
+    # The lookup mmcv's build_norm_layer does: the current scope's registry, then its parents.
+    with MODELS.switch_scope_and_registry(None) as registry:
+        return registry.get(norm_type)
+
+
+def check_norm_types(model_cfg, prefix='model'):
+    """Raise :class:`~normdet.layers.base.NormConfigError` naming every norm config under ``model_cfg``
+    whose ``type`` is not registered, with the registered types and the closest match."""
+    ours, others = registered_norm_types()
+    known = ours + others
+    problems = []
+    for path, norm_cfg in iter_norm_cfgs(model_cfg, prefix):
+        norm_type = norm_cfg['type']
+        if not isinstance(norm_type, str) or _find_norm_type(norm_type) is not None:
+            continue
+        by_lower = {name.lower(): name for name in known}
+        close = difflib.get_close_matches(norm_type.lower(), list(by_lower), n=1)
+        hint = f"; did you mean '{by_lower[close[0]]}'?" if close else ''
+        problems.append(f'{path}: unknown norm type {norm_type!r}{hint}')
+    if problems:
+        raise NormConfigError('\n'.join(
+            problems + [f'normdet norm types: {", ".join(ours)} (registered by `import normdet`)',
+                        f'other registered norm types: {", ".join(others)}']))
+
+
+def _module_names(model):
+    return {id(module): name for name, module in model.named_modules()}
+
+
+def check_built_norms(model, collected=(), dataloader_batch_sizes=None, world_size=1, distributed=False):
+    """Raise :class:`~normdet.layers.base.NormConfigError` listing every normdet layer of ``model`` that
+    cannot work in this run, by module path.
+
+    Args:
+        model (nn.Module): the built model (not yet wrapped).
+        collected: ``(layer, problems)`` pairs from :func:`~normdet.layers.base.collect_config_problems`.
+        dataloader_batch_sizes (dict): images per process of the run's dataloaders, e.g.
+            ``{'train_dataloader': 2, 'test_dataloader': 1}``.
+        world_size (int): processes the launcher started (``WORLD_SIZE`` of torchrun).
+        distributed (bool): whether the run has a process group.
+    """
+    names = _module_names(model)
+
+    def where(layer):
+        return f'model.{names[id(layer)]}' if id(layer) in names else 'a layer outside the model'
+
+    problems = [f'{where(layer)} ({type(layer).__name__}, {layer.num_features} channels): {"; ".join(found)}'
+                for layer, found in collected]
+    single_image = {k: v for k, v in (dataloader_batch_sizes or {}).items() if v == 1}
+    for name, module in model.named_modules():
+        # Layers of the RoI heads see a batch of RoIs, not of images.
+        if (isinstance(module, GroupNormPlus) and module.batch_stats == 'position' and single_image
+                and 'roi_head' not in name.split('.')):
+            loaders = ', '.join(f'{k}.batch_size=1' for k in single_image)
+            problems.append(
+                f"model.{name} (GNPlus): batch_stats='position' takes its statistics over the images of a "
+                f"batch, but {loaders} (valid: batch_stats='channel', or batch_size >= 2)")
+        if isinstance(module, SyncBatchGroupNorm) and world_size > 1 and not distributed:
+            problems.append(
+                f'model.{name} (SyncBGN): this process is one of {world_size} (WORLD_SIZE) but has no process '
+                f"group (launcher='none'), so it would normalize its own batch only (valid: --launcher "
+                f"pytorch as in tools/dist_train.sh, or type='BGN')")
+    if problems:
+        raise NormConfigError('the model cannot run with these norm layers:\n  ' + '\n  '.join(problems))
+
+
+def launched_world_size():
+    """Processes started by the launcher, from the variables torchrun and Open MPI set (1 if none)."""
+    return int(os.environ.get('WORLD_SIZE') or os.environ.get('OMPI_COMM_WORLD_SIZE') or 1)

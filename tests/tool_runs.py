@@ -1,0 +1,79 @@
+"""Running normdet's tools as subprocesses on the tiny Mask R-CNN of tests/data/configs/ (shared by
+test_tools.py and test_reliability.py). Every subprocess pays ~5-10 s of imports."""
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'mask-rcnn_r18-w16_fpn_gn_2it_shapes128.py')
+NO_VAL = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
+TIMEOUT = 600
+
+
+def tool_env(**extra):
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHON=sys.executable)
+    # The shell scripts call `$PYTHON` and torchrun starts workers with the same interpreter.
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
+    env.pop('CUDA_VISIBLE_DEVICES', None)
+    env.update(extra)
+    return env
+
+
+def run_tool(cmd, cwd, check=True, env=None):
+    """Run ``cmd``; returns the CompletedProcess (stdout and stderr together in ``stdout``)."""
+    proc = subprocess.run(cmd, cwd=cwd, env=env or tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=TIMEOUT)
+    if check:
+        assert proc.returncode == 0, f'{" ".join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-6000:]}'
+    return proc
+
+
+def train_cmd(work_dir, *args, config=CONFIG):
+    return [sys.executable, osp.join(REPO, 'tools', 'train.py'), config, '--work-dir', work_dir, *args]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def load_checkpoint(path):
+    from normdet.engine import mmengine_checkpoint_globals
+    with mmengine_checkpoint_globals():
+        return torch.load(path, map_location='cpu')
+
+
+def run_log(work_dir):
+    """Text of the run logs mmengine writes under work_dir/<timestamp>/."""
+    logs = [osp.join(root, name) for root, _, names in os.walk(work_dir) for name in names
+            if name.endswith('.log')]
+    assert logs, f'no log file in {work_dir}'
+    return '\n'.join(open(path).read() for path in sorted(logs))
+
+
+def logged_scalars(work_dir):
+    """{iteration: scalars} of every training iteration logged under work_dir (LoggerHook's
+    vis_data/scalars.json, full float precision); later runs (resumes) overwrite earlier ones."""
+    files = sorted(osp.join(root, name) for root, _, names in os.walk(work_dir) for name in names
+                   if name == 'scalars.json')
+    scalars = {}
+    for path in files:
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if 'loss' in record:
+                    scalars[record['iter']] = record
+    return scalars
+
+
+def make_tiny_data(root):
+    """data/shapes_tiny under ``root``, as the tiny config expects (data_root is relative)."""
+    from normdet.datasets.shapes import generate_shapes_dataset
+    generate_shapes_dataset(osp.join(root, 'data', 'shapes_tiny'), num_train=4, num_val=2, image_size=128, seed=0)
+    return str(root)
