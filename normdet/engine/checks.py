@@ -59,13 +59,12 @@ def check_norm_types(model_cfg, prefix='model'):
     """Raise :class:`~normdet.layers.base.NormConfigError` naming every norm config under ``model_cfg``
     whose ``type`` is not registered, with the registered types and the closest match."""
     ours, others = registered_norm_types()
-    known = ours + others
+    by_lower = {name.lower(): name for name in ours + others}
     problems = []
     for path, norm_cfg in iter_norm_cfgs(model_cfg, prefix):
         norm_type = norm_cfg['type']
         if not isinstance(norm_type, str) or _find_norm_type(norm_type) is not None:
             continue
-        by_lower = {name.lower(): name for name in known}
         close = difflib.get_close_matches(norm_type.lower(), list(by_lower), n=1)
         hint = f"; did you mean '{by_lower[close[0]]}'?" if close else ''
         problems.append(f'{path}: unknown norm type {norm_type!r}{hint}')
@@ -73,10 +72,6 @@ def check_norm_types(model_cfg, prefix='model'):
         raise NormConfigError('\n'.join(
             problems + [f'normdet norm types: {", ".join(ours)} (registered by `import normdet`)',
                         f'other registered norm types: {", ".join(others)}']))
-
-
-def _module_names(model):
-    return {id(module): name for name, module in model.named_modules()}
 
 
 def check_built_norms(model, collected=(), dataloader_batch_sizes=None, world_size=1, distributed=False):
@@ -91,7 +86,7 @@ def check_built_norms(model, collected=(), dataloader_batch_sizes=None, world_si
         world_size (int): processes the launcher started (``WORLD_SIZE`` of torchrun).
         distributed (bool): whether the run has a process group.
     """
-    names = _module_names(model)
+    names = {id(module): name for name, module in model.named_modules()}
 
     def where(layer):
         return f'model.{names[id(layer)]}' if id(layer) in names else 'a layer outside the model'
