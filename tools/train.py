@@ -4,13 +4,9 @@
                                  [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
-import os
-
-from mmengine.config import DictAction
-from torch.distributed.elastic.multiprocessing.errors import record
 
 import normdet  # noqa: F401  (fills the registries: norm layers, backbones, NormDetRunner, ...)
-from normdet.engine.entrypoints import train
+from normdet.engine.entrypoints import parse_tool_args, train
 
 
 def parse_args():
@@ -25,27 +21,8 @@ def parse_args():
         '--resume', nargs='?', type=str, const='auto',
         help='If specify checkpoint path, resume from it, while if not specify, try to auto resume '
         'from the latest checkpoint in the work directory.')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override some settings in the used config, the key-value pair in xxx=yyy format will be '
-        'merged into config file. If the value to be overwritten is a list, it should be like '
-        'key="[a,b]" or key=a,b It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space is allowed.')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
-
-
-# Under torchrun, a failing process's exception (not only its exit code) goes into the job's failure report.
-@record
-def main():
-    train(parse_args())
+    return parse_tool_args(parser)
 
 
 if __name__ == '__main__':
-    main()
+    train(parse_args())

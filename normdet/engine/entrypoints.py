@@ -4,13 +4,34 @@ The command-line flags and their meaning are mmdet 3.3.0's; the runner is
 :class:`~normdet.engine.runner.NormDetRunner` (CPU/gloo multi-process runs, torch >= 2.6 checkpoint
 loading, ``--amp`` on CPU) unless the config names a ``runner_type``.
 """
+import os
 import os.path as osp
 import warnings
 from copy import deepcopy
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config, ConfigDict, DictAction
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from .runner import build_runner
+
+
+def parse_tool_args(parser):
+    """Add the flags train and test share (``--cfg-options``, ``--launcher``, ``--local_rank``) to
+    ``parser``, parse, and set ``LOCAL_RANK`` from ``--local_rank`` unless the launcher already did."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override some settings in the used config, the key-value pair in xxx=yyy format will be '
+        'merged into config file. If the value to be overwritten is a list, it should be like '
+        'key="[a,b]" or key=a,b It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space is allowed.')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def load_config(config, launcher='none', cfg_options=None, work_dir=None):
@@ -77,6 +98,9 @@ def apply_tta(cfg):
     return cfg
 
 
+# @record: under torchrun, a failing process's exception (not only its exit code) goes into the job's
+# failure report; without torchrun it only re-raises.
+@record
 def train(args):
     """Body of ``tools/train.py`` (``args`` from its parser)."""
     from mmdet.utils import setup_cache_size_limit_of_dynamo
@@ -88,6 +112,7 @@ def train(args):
     return runner.train()
 
 
+@record
 def test(args):
     """Body of ``tools/test.py``: evaluate ``args.checkpoint`` on the test set; returns the metrics."""
     from mmdet.engine.hooks.utils import trigger_visualization_hook
