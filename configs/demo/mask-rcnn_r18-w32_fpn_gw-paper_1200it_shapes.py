@@ -8,6 +8,7 @@ _base_ = [
     '../_base_/models/mask-rcnn_r18-w32_fpn_shapes.py', '../_base_/datasets/shapes_instance.py',
     '../_base_/schedules/cpu_demo.py'
 ]
+demo_name = 'GW (paper placement)'  # its row in demo/compare_norms.py
 gw = dict(type='GW', num_groups=64)
 gn = dict(type='GN', num_groups=32)
 model = dict(
