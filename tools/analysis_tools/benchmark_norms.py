@@ -1,0 +1,243 @@
+"""Forward+backward time and peak memory of every normdet layer, nn.GroupNorm and nn.BatchNorm2d at the
+shapes of a ResNet-50-FPN Mask R-CNN (2 images), the issue-4 targets, and seconds per training iteration
+of the demo Mask R-CNN with GN everywhere, GW everywhere and GW in the paper's placement.
+
+    python tools/analysis_tools/benchmark_norms.py      # `make bench`: scale 1 on CUDA, 0.5 per side on CPU
+    python tools/analysis_tools/benchmark_norms.py --device cuda --scale 1
+    python tools/analysis_tools/benchmark_norms.py --scale 0.25 --no-e2e --layers GN GW ItN
+
+Writes <out>.json, <out>.md (the tables) and <out>.png (the chart); see normdet/utils/benchmark.py for
+what is measured and how.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+from dataclasses import asdict, is_dataclass
+from typing import Dict, List, Sequence
+
+import torch
+
+from normdet.layers import paper_norm_cfg
+from normdet.utils import benchmark as bench
+from normdet.utils.machine import OtherLoad, machine_info, reuse_freed_memory
+from normdet.utils.norm_cfgs import replace_norm_cfgs
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO = osp.join(REPO, 'configs', 'demo', 'mask-rcnn_r18-w32_fpn_{}_1200it_shapes.py')
+
+# The operating point of issue 4's targets: GW with 64 groups and IterNorm with 64 channels per group,
+# T = 5, on this input; both within 1.3× their floor and 3× the input's size in peak memory.
+TARGET_SHAPE = (2, 256, 96, 128)
+TARGET_WHITENING = ('GW', 'ItN')
+TARGET_LAYERS = ('GN', ) + TARGET_WHITENING  # GN: the ratios' baseline
+TARGET_TIME_RATIO = 1.3
+TARGET_MEMORY_RATIO = 3.0
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--scale', type=float, help='feature-map side scale (RoI counts scale by its square); '
+                        'default 1 on CUDA, 0.5 on CPU')
+    parser.add_argument('--layers', nargs='+', default=list(bench.NORM_CFGS), choices=list(bench.NORM_CFGS))
+    parser.add_argument('--repeats', type=int, default=7, help='timed rounds per shape (median); >= 5')
+    parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory pass')
+    parser.add_argument('--no-shapes', action='store_true', help='only the targets (and --e2e)')
+    parser.add_argument('--no-e2e', action='store_true', help='skip the training iterations of the demo model')
+    parser.add_argument('--e2e-iters', type=int, default=20)
+    parser.add_argument('--gn-config', default=DEMO.format('gn'), help='the demo config with GN')
+    parser.add_argument('--gw-paper-config', default=DEMO.format('gw-paper'),
+                        help='the demo config with GW at the paper\'s backbone positions')
+    parser.add_argument('--keep-malloc', action='store_true',
+                        help="CPU: leave glibc's default of returning freed memory to the OS (see "
+                        'normdet.utils.machine.reuse_freed_memory)')
+    parser.add_argument('--out', default=osp.join(REPO, 'results', 'bench'), help='output path without extension')
+    return parser.parse_args()
+
+
+# ------------------------------------------------------------------------------------------ reporting
+def format_time_table(rows: Sequence[bench.LayerStepResult], layers: Sequence[str]) -> str:
+    """Markdown: ms per forward+backward, with the ratio to GN and, for GW and ItN, to their floor."""
+    lines = ['| shape | N×C×H×W | ' + ' | '.join(layers) + ' |', '|---|---|' + '---:|' * len(layers)]
+    for row in rows:
+        cells = [row.name, '×'.join(map(str, row.shape))]
+        for k in layers:
+            ratios = []
+            if k != 'GN' and row.vs_gn(k) is not None:
+                ratios.append(f'{row.vs_gn(k):.1f}×GN')
+            if row.vs_floor(k) is not None:
+                ratios.append(f'**{row.vs_floor(k):.2f}×floor**')
+            cells.append(f'{row.seconds[k] * 1e3:.1f}' + (f' ({", ".join(ratios)})' if ratios else ''))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def format_memory_table(rows: Sequence[bench.LayerStepResult], layers: Sequence[str]) -> str:
+    """Markdown: peak memory of the forward+backward step / the input's size."""
+    lines = ['| shape | input MiB | ' + ' | '.join(layers) + ' |', '|---|---:|' + '---:|' * len(layers)]
+    for row in rows:
+        cells = [row.name, f'{row.input_bytes / 2**20:.1f}'] + [f'{row.memory_ratio(k):.2f}' for k in layers]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def format_targets(row: bench.LayerStepResult) -> List[str]:
+    """One line per whitening layer of the target row: its ratios to the issue-4 targets, met or not."""
+    lines = []
+    for name in TARGET_WHITENING:
+        if name not in row.seconds:
+            continue
+        time_ratio = row.vs_floor(name)
+        line = f'{name}: {time_ratio:.2f}× its five-matmul floor (target ≤ {TARGET_TIME_RATIO}×)'
+        ok = time_ratio <= TARGET_TIME_RATIO
+        if row.peak_bytes:
+            mem_ratio = row.memory_ratio(name)
+            line += f', peak memory {mem_ratio:.2f}× the input (target ≤ {TARGET_MEMORY_RATIO:.0f}×)'
+            ok = ok and mem_ratio <= TARGET_MEMORY_RATIO
+        lines.append(line + (': met' if ok else ': NOT met'))
+    return lines
+
+
+def format_e2e(result: Dict[str, Dict[str, float]], baseline: str) -> str:
+    lines = ['| model | s / iteration (median, quartiles) | × GN |', '|---|---|---|']
+    for name, stats in result.items():
+        lines.append(f"| {name} | {stats['median']:.3f} ({stats['q1']:.3f}–{stats['q3']:.3f}) | "
+                     f"{stats['median'] / result[baseline]['median']:.2f} |")
+    return '\n'.join(lines)
+
+
+def to_json(report: dict) -> str:
+    """The report as JSON, rows included (dataclasses become dicts)."""
+    return json.dumps(report, indent=1, default=lambda obj: asdict(obj) if is_dataclass(obj) else str(obj))
+
+
+def plot_rows(rows: Sequence[bench.LayerStepResult], layers: Sequence[str], path: str, title: str = '') -> None:
+    """Bar charts: time per forward+backward relative to GN, and peak memory relative to the input."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    panels = 2 if rows[0].peak_bytes else 1
+    fig, axes = plt.subplots(panels, 1, figsize=(max(8, 0.9 * len(rows) + 3), 4 * panels), sharex=True,
+                             squeeze=False)
+    axes = axes[:, 0]
+    xs = np.arange(len(rows))
+    width = 0.8 / len(layers)
+    for i, name in enumerate(layers):
+        offset = (i - (len(layers) - 1) / 2) * width
+        axes[0].bar(xs + offset, [r.seconds[name] / r.seconds['GN'] for r in rows], width, label=name)
+        if rows[0].peak_bytes:
+            axes[1].bar(xs + offset, [r.memory_ratio(name) for r in rows], width, label=name)
+        floors = [r.floor_seconds[name] / r.seconds['GN'] if name in r.floor_seconds else np.nan for r in rows]
+        if not all(np.isnan(floors)):
+            axes[0].scatter(xs + offset, floors, marker='_', s=120, color='black', zorder=3)
+    axes[0].set_yscale('log')
+    axes[0].axhline(1.0, color='grey', lw=0.8)
+    axes[0].set_ylabel('forward+backward time / GN\n(black ticks: the five-matmul floor)')
+    axes[0].legend(ncol=len(layers), fontsize=8)
+    if panels == 2:
+        axes[1].set_ylabel('peak memory / input size')
+    axes[-1].set_xticks(xs)
+    axes[-1].set_xticklabels([r.name for r in rows], rotation=30, ha='right')
+    if title:
+        axes[0].set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------ main
+def e2e_configs(gn_config: str, gw_paper_config: str) -> dict:
+    """The demo Mask R-CNN with GN everywhere, GW everywhere, and GW at the paper's backbone positions
+    without and with GW in the FPN and heads too."""
+    from mmengine.config import Config
+    gn = Config.fromfile(gn_config)
+    gw = paper_norm_cfg('GW')
+    gw_backbone = Config.fromfile(gw_paper_config)
+    return {
+        'GN everywhere': gn,
+        'GW everywhere': replace_norm_cfgs(gn, gw),
+        'GW paper placement, backbone (the demo config)': gw_backbone,
+        'GW paper placement, backbone + FPN + heads': replace_norm_cfgs(
+            gw_backbone, gw, under=('model.neck', 'model.roi_head')),
+    }
+
+
+def main():
+    args = parse_args()
+    if args.repeats < 5:
+        raise SystemExit('--repeats must be at least 5')
+    device = torch.device(args.device)
+    scale = args.scale if args.scale is not None else (1.0 if device.type == 'cuda' else 0.5)
+    layers = ['GN'] + [name for name in args.layers if name != 'GN']
+    reused = device.type == 'cpu' and not args.keep_malloc and reuse_freed_memory()
+    load = OtherLoad()
+    info = machine_info(device)
+    command = ' '.join(sys.argv)
+    print(f"# normdet norm benchmark: {info.get('gpu', info.get('cpu'))}, torch {info['torch']}, "
+          f"{info['threads']} threads, float32, medians of {args.repeats} interleaved runs")
+    report = dict(machine=info, scale=scale, repeats=args.repeats, command=command)
+    md = [f"`python {command}` on {info.get('gpu', info.get('cpu'))}, torch {info['torch']}, "
+          f"{info['threads']} threads, float32.", '']
+    if device.type == 'cpu':
+        md += ['Not measured here: CUDA. GW and ItN run the same code there (batched matmuls, no host '
+               'synchronisation); `--device cuda` measures time and `torch.cuda.max_memory_allocated`.', '']
+        if reused:
+            md += ['Freed memory is kept for reuse (glibc `mallopt`, as jemalloc/tcmalloc or the CUDA caching '
+                   'allocator do), so times do not include faulting in fresh pages; `--keep-malloc` to '
+                   'include them.', '']
+
+    target = bench.LayerStepBenchmark('issue-4 target', TARGET_SHAPE, TARGET_LAYERS, device,
+                                      repeats=max(args.repeats, 7), memory=not args.no_memory).run()
+    md += ['## Targets: GW (64 groups) and ItN (64 channels per group), T = 5, input 2×256×96×128', '',
+           'ms per forward+backward (median); ratios from the same run.', '',
+           format_time_table([target], TARGET_LAYERS), '']
+    md += [f'- {line}' for line in format_targets(target)] + ['']
+    report['target'] = target
+
+    rows = []
+    if not args.no_shapes:
+        for name, shape in bench.scaled_shapes(scale):
+            rows.append(bench.LayerStepBenchmark(name, shape, layers, device, repeats=args.repeats,
+                                                 memory=not args.no_memory).run())
+            print(f'  measured {name} {shape}', flush=True)
+        md += [f'## Layers at the shapes of Mask R-CNN R-50-FPN, 2 images of 800×1344, scale {scale:g}', '',
+               'ms per forward+backward (median of interleaved runs); ×GN and ×floor are ratios of times from the '
+               'same run (floor: the five matmuls of 2·g·E flops each, GW and ItN only).', '',
+               format_time_table(rows, layers), '']
+        if not args.no_memory:
+            md += ['Peak memory of the forward+backward step / the input\'s size (the output and the input\'s '
+                   'gradient included, so 2 is the least any layer can need):', '',
+                   format_memory_table(rows, layers), '']
+        report['rows'] = rows
+
+    if not args.no_e2e:
+        e2e = bench.TrainingIterationBenchmark(e2e_configs(args.gn_config, args.gw_paper_config),
+                                               iterations=args.e2e_iters).run()
+        md += ['## Demo Mask R-CNN, seconds per training iteration (batch 2, same batches, interleaved)', '',
+               format_e2e(e2e, baseline='GN everywhere'), '']
+        report['e2e'] = e2e
+
+    other = load.cores()
+    report['other_processes_cpu_cores'] = other
+    report['reused_freed_memory'] = reused
+    if other is not None:
+        md += [f'Other processes used {other:.2f} CPU cores on average during this run (0 = a quiet machine).', '']
+    text = '\n'.join(md)
+    print(text)
+    os.makedirs(osp.dirname(args.out) or '.', exist_ok=True)
+    with open(args.out + '.md', 'w') as f:
+        f.write(text + '\n')
+    with open(args.out + '.json', 'w') as f:
+        f.write(to_json(report))
+    if rows:
+        plot_rows(rows, layers, args.out + '.png', title=f"{info.get('gpu', info.get('cpu'))}, "
+                  f"torch threads: {info['threads']}, scale {scale:g}")
+    print(f'wrote {args.out}.md, {args.out}.json' + (f', {args.out}.png' if rows else ''))
+
+
+if __name__ == '__main__':
+    main()
