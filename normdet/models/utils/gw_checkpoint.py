@@ -18,6 +18,8 @@ import re
 from typing import Dict, List, NamedTuple
 
 import torch
+from mmdet.models.backbones import ResNet
+from mmdet.models.backbones.resnet import BasicBlock, Bottleneck
 from torch import Tensor
 
 _NORM = r'(?:bn[123]|downsample\.1)'
@@ -91,28 +93,20 @@ def convert_gw_checkpoint(state_dict: Dict[str, object]) -> GWCheckpointConversi
     return GWCheckpointConversion(converted, dropped, unplaced, reshaped)
 
 
-_DEPTHS = {
-    ('basic', (2, 2, 2, 2)): 18,
-    ('basic', (3, 4, 6, 3)): 34,
-    ('bottleneck', (3, 4, 6, 3)): 50,
-    ('bottleneck', (3, 4, 23, 3)): 101,
-    ('bottleneck', (3, 8, 36, 3)): 152,
-}
-
-
 def infer_backbone_cfg(state_dict: Dict[str, Tensor]) -> dict:
     """The ``PositionNormResNet`` / ``PositionNormResNeXt`` arguments (type, depth, groups, base_width) of a
-    converted state dict, read from its block counts and the stage-1 grouped conv."""
+    converted state dict, read from its block counts and the stage-1 grouped conv; the depth is the one
+    mmdet's ``ResNet.arch_settings`` gives that block type and those counts."""
     blocks = []
     for stage in range(1, 5):
         indices = {int(m.group(1)) for k in state_dict for m in [re.match(rf'^layer{stage}\.(\d+)\.', k)] if m}
         blocks.append(len(indices))
-    kind = 'bottleneck' if 'layer1.0.conv3.weight' in state_dict else 'basic'
-    depth = _DEPTHS.get((kind, tuple(blocks)))
+    block = Bottleneck if 'layer1.0.conv3.weight' in state_dict else BasicBlock
+    depth = next((d for d, arch in ResNet.arch_settings.items() if arch == (block, tuple(blocks))), None)
     if depth is None:
-        raise ValueError(f'not a torchvision ResNet/ResNeXt: {kind} blocks per stage {tuple(blocks)}')
+        raise ValueError(f'not a torchvision ResNet/ResNeXt: {block.__name__} blocks per stage {tuple(blocks)}')
     cfg = dict(type='PositionNormResNet', depth=depth)
-    if kind == 'bottleneck':
+    if block is Bottleneck:
         width, width_per_group = state_dict['layer1.0.conv2.weight'].shape[:2]
         groups = width // width_per_group
         if groups > 1:

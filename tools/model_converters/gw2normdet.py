@@ -1,6 +1,6 @@
 """Convert the Group Whitening authors' ImageNet model to a normdet backbone checkpoint.
 
-    python tools/convert_gw_checkpoint.py SRC.pth checkpoints/gw_resnet50_imagenet_converted.pth
+    python tools/model_converters/gw2normdet.py SRC.pth checkpoints/gw_resnet50_imagenet_converted.pth
 
 SRC is one of the ImageNet GW models linked from the README of github.com/huangleiBuaa/GroupWhitening
 (ResNet-50 / ResNet-101 / ResNeXt-50 32x4d / ResNeXt-101 32x8d). The output holds ``{'state_dict': ...}``
@@ -64,7 +64,7 @@ def main():
         problems |= any(report.values())
 
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    meta = dict(source=osp.basename(args.src), converted_by='normdet tools/convert_gw_checkpoint.py')
+    meta = dict(source=osp.basename(args.src), converted_by='normdet tools/model_converters/gw2normdet.py')
     torch.save(dict(state_dict=result.state_dict, meta=meta), args.dst)
     print(f'saved {args.dst}' + (' (with the problems listed above)' if problems else ''))
     return 1 if problems else 0
