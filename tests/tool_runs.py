@@ -1,5 +1,6 @@
-"""Running normdet's tools as subprocesses on the tiny Mask R-CNN of tests/data/configs/ (shared by
-test_tools.py and test_reliability.py). Every subprocess pays ~5-10 s of imports."""
+"""Running normdet's tools and demo scripts from tests: as subprocesses on the tiny Mask R-CNN of
+tests/data/configs/ (tests/test_tools/, tests/test_engine/; every subprocess pays ~5-10 s of imports), or
+imported in process (:func:`load_script`). tests/conftest.py puts this folder on sys.path."""
 import json
 import os
 import os.path as osp
@@ -74,6 +75,26 @@ def logged_scalars(work_dir):
 
 def make_tiny_data(root):
     """data/shapes_tiny under ``root``, as the tiny config expects (data_root is relative)."""
-    from normdet.datasets.shapes import generate_shapes_dataset
+    from normdet.datasets import generate_shapes_dataset
     generate_shapes_dataset(osp.join(root, 'data', 'shapes_tiny'), num_train=4, num_val=2, image_size=128, seed=0)
     return str(root)
+
+
+def load_script(path):
+    """The script at ``path`` (relative to the repository, e.g. ``'demo/compare_norms.py'``) imported as a
+    module, to test its functions in process."""
+    import importlib.util
+    path = osp.join(REPO, path)
+    spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def dataset_classes(dataset_cfg):
+    """The classes of the dataset a dataset config builds: its ``metainfo``'s or, without one, those of its
+    class (``METAINFO``, as mmengine's BaseDataset takes them)."""
+    import normdet  # noqa: F401  (registers ShapesDataset)
+    from mmdet.registry import DATASETS
+    metainfo = dataset_cfg.get('metainfo') or DATASETS.get(dataset_cfg['type']).METAINFO
+    return tuple(metainfo['classes'])

@@ -1,4 +1,4 @@
-"""A hook that makes one process of a distributed test run fail (tests/test_reliability.py), imported
+"""A hook that makes one process of a distributed test run fail (tests/test_tools/test_dist_train.py), imported
 through ``custom_imports`` with tests/data on PYTHONPATH."""
 import os
 import signal

@@ -1,4 +1,5 @@
-"""tools/convert_gw_checkpoint.py on synthetic checkpoints laid out as the GW authors' published models."""
+"""tools/model_converters/gw2normdet.py and normdet.models.utils.gw_checkpoint on synthetic checkpoints laid
+out as the GW authors' published models."""
 import argparse
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import normdet  # noqa: F401
 from normdet.models.utils import (check_against_backbone, convert_gw_checkpoint, infer_backbone_cfg,
                                   load_source_checkpoint)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 
 
@@ -134,7 +135,7 @@ def test_cli_writes_a_checkpoint_the_backbone_loads(tmp_path):
     src, dst = tmp_path / 'gw_r50.pth', tmp_path / 'out' / 'gw_resnet50_imagenet_converted.pth'
     source = authors_state_dict()
     torch.save(as_published(source), src)
-    run = subprocess.run([sys.executable, str(REPO / 'tools/convert_gw_checkpoint.py'), str(src), str(dst)],
+    run = subprocess.run([sys.executable, str(REPO / 'tools/model_converters/gw2normdet.py'), str(src), str(dst)],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert 'dropped (classifier): fc.weight, fc.bias' in run.stdout

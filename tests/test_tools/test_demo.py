@@ -1,15 +1,17 @@
-"""The demo and compare tools end to end, on a tiny data set and schedule."""
+"""demo/shapes_demo.py and demo/compare_norms.py: the compared configs, the demo end to end on a tiny data
+set and schedule (a subprocess training, marked slow), and the comparison's table and plot."""
 import json
 import os.path as osp
+import re
 import subprocess
 import sys
 
 import pytest
 
 from normdet.datasets import SHAPES_METAINFO
-from normdet.engine.demo import COMPARE_CONFIGS, DEMO_CONFIG, format_compare_table, plot_compare
+from tool_runs import REPO, dataset_classes, load_script
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+compare_norms = load_script('demo/compare_norms.py')
 TINY = [
     'shapes_cfg.num_train=4', 'shapes_cfg.num_val=2', 'shapes_cfg.image_size=128', 'train_cfg.max_iters=2',
     'param_scheduler.0.end=1', 'param_scheduler.1.begin=1', 'param_scheduler.1.end=2', 'param_scheduler.1.T_max=1',
@@ -20,16 +22,25 @@ TINY = [
 
 def test_demo_configs_exist_and_use_the_shapes_metainfo():
     from mmengine.config import Config
-    for config in COMPARE_CONFIGS.values():
-        cfg = Config.fromfile(osp.join(ROOT, config))
-        assert tuple(cfg.metainfo['classes']) == SHAPES_METAINFO['classes']
+    for config in compare_norms.compared_configs().values():
+        cfg = Config.fromfile(osp.join(REPO, config))
+        assert dataset_classes(cfg.train_dataloader.dataset) == SHAPES_METAINFO['classes']
         assert cfg.model.roi_head.bbox_head.num_classes == len(SHAPES_METAINFO['classes'])
 
 
+def test_compared_configs_are_the_rows_of_the_published_comparison():
+    """Names, order and configs of results/compare.md, derived from the files of configs/demo/."""
+    with open(osp.join(REPO, 'results', 'compare.md')) as f:
+        rows = [re.match(r'\| (.+?) \|.*\| `(.+)` \|$', line).groups() for line in f.read().splitlines()[2:]]
+    assert list(compare_norms.compared_configs().items()) == rows
+
+
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
-    """tools/demo.py generates the data, trains, evaluates and writes its results, from any directory."""
-    out = subprocess.run([sys.executable, osp.join(ROOT, 'tools/demo.py'), osp.join(ROOT, DEMO_CONFIG),
-                          '--work-dir', 'work', '--cfg-options', *TINY],
+    """demo/shapes_demo.py with its default config generates the data, trains, evaluates and writes its
+    results, from any directory."""
+    out = subprocess.run([sys.executable, osp.join(REPO, 'demo', 'shapes_demo.py'), '--work-dir', 'work',
+                          '--cfg-options', *TINY],
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert 'box AP' in out.stdout and 'mask AP' in out.stdout
@@ -43,9 +54,9 @@ def test_compare_outputs(tmp_path):
     results = {
         name: {'box AP': 0.5 + i / 100, 'AP50': 0.8, 'mask AP': 0.4, 'seconds_per_iter': 0.3,
                'peak_memory_mb': 1000.0, 'config': config, 'loss_curve': [[50, 100], [2.0, 1.5]]}
-        for i, (name, config) in enumerate(COMPARE_CONFIGS.items())
+        for i, (name, config) in enumerate(compare_norms.compared_configs().items())
     }
-    table = format_compare_table(results)
+    table = compare_norms.format_compare_table(results)
     assert table.count('\n') == len(results) + 1 and '| GN | 0.510 |' in table
-    plot_compare(results, str(tmp_path / 'compare.png'))
+    compare_norms.plot_compare(results, str(tmp_path / 'compare.png'))
     assert (tmp_path / 'compare.png').stat().st_size > 10000
