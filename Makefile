@@ -3,7 +3,7 @@ PY := .venv/bin/python
 # mmengine imports pkg_resources, which setuptools 81 flags on every start.
 export PYTHONWARNINGS := ignore:pkg_resources is deprecated as an API
 
-.PHONY: install test demo compare bench clean
+.PHONY: install test test-fast demo compare bench clean
 
 install:
 	@bash tools/install.sh
@@ -11,14 +11,18 @@ install:
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider --durations=10 tests
 
+# Everything but the tests marked slow (subprocess trainings, multi-process launches, --amp runs).
+test-fast: install
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -m "not slow" tests
+
 demo: install
-	$(PY) tools/demo.py
+	$(PY) demo/shapes_demo.py
 
 compare: install
-	$(PY) tools/compare_norms.py
+	$(PY) demo/compare_norms.py
 
 bench: install
-	$(PY) tools/benchmark_norms.py
+	$(PY) tools/analysis_tools/benchmark_norms.py
 
 clean:
 	rm -rf work_dirs .pytest_cache
