@@ -1,7 +1,10 @@
+from .samplers import EpochSeededInfiniteSampler
 from .shapes import (SHAPES_CLASSES, SHAPES_METAINFO, SHAPES_VERSION, ShapesParams, generate_shapes_dataset,
                      mask_to_coco, render_scene, shapes_params)
+from .shapes_dataset import ShapesDataset, apply_shapes_cfg, generate_shapes_dataset_locked
 
 __all__ = [
     'SHAPES_CLASSES', 'SHAPES_METAINFO', 'SHAPES_VERSION', 'ShapesParams', 'generate_shapes_dataset',
-    'mask_to_coco', 'render_scene', 'shapes_params'
+    'mask_to_coco', 'render_scene', 'shapes_params', 'ShapesDataset', 'apply_shapes_cfg',
+    'generate_shapes_dataset_locked', 'EpochSeededInfiniteSampler'
 ]

@@ -1,14 +1,13 @@
-# The embedded synthetic instance-segmentation data set of normdet (normdet/datasets/shapes.py), written
-# to data/shapes/ by `tools/dataset_converters/make_shapes.py` (tools/demo.py does it for you).
-dataset_type = 'CocoDataset'
+# The embedded synthetic instance-segmentation data set of normdet (normdet/datasets/shapes/). Each
+# ShapesDataset writes it to data_root on first use, unless the same shapes_cfg was generated there
+# already; `python tools/dataset_converters/make_shapes.py` writes one without training, and
+# demo/shapes_demo.py trains and evaluates a config on it. The classes come from ShapesDataset.METAINFO.
+dataset_type = 'ShapesDataset'
 data_root = 'data/shapes/'
 image_size = 256
-# What tools/demo.py passes to normdet.datasets.generate_shapes_dataset(data_root, **shapes_cfg).
+# The arguments of normdet.datasets.generate_shapes_dataset(data_root, **shapes_cfg), handed to every
+# dataset below; the tools hand `--cfg-options shapes_cfg.*` on to them (normdet.datasets.apply_shapes_cfg).
 shapes_cfg = dict(num_train=400, num_val=100, image_size=image_size, seed=0, difficulty=0.35)
-# normdet.datasets.shapes.SHAPES_METAINFO (tests check that the two agree)
-metainfo = dict(
-    classes=('circle', 'ellipse', 'triangle', 'square', 'hexagon', 'star'),
-    palette=[(220, 20, 60), (0, 130, 200), (60, 180, 75), (245, 130, 48), (145, 30, 180), (70, 240, 240)])
 backend_args = None
 
 train_pipeline = [
@@ -29,12 +28,15 @@ train_dataloader = dict(
     batch_size=2,
     num_workers=0,
     persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # The demo's loop is iteration-based (../schedules/cpu_demo.py): DefaultSampler's epochs (seed + epoch)
+    # without the dataloader restart at each epoch end, so runs keep the order and numbers they had with
+    # DefaultSampler.
+    sampler=dict(type='EpochSeededInfiniteSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        metainfo=metainfo,
+        shapes_cfg=shapes_cfg,
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=4),
@@ -49,7 +51,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        metainfo=metainfo,
+        shapes_cfg=shapes_cfg,
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
         test_mode=True,

@@ -1,0 +1,97 @@
+"""``ShapesDataset``: mmdet's ``CocoDataset`` over the synthetic shapes data, written on first use."""
+import fcntl
+from pathlib import Path
+from typing import Optional
+
+from mmdet.datasets import CocoDataset
+from mmdet.registry import DATASETS
+from mmengine.logging import print_log
+
+from .shapes import SHAPES_METAINFO, generate_shapes_dataset
+
+# Taken by every process that builds a ShapesDataset on the same data_root, for the time of the check
+# (and, for the first one, the writing).
+LOCK_FILE_NAME = '.generate.lock'
+
+
+def generate_shapes_dataset_locked(data_root, **shapes_cfg) -> dict:
+    """:func:`~normdet.datasets.shapes.generate_shapes_dataset` under an exclusive ``fcntl.flock`` on
+    ``data_root/.generate.lock``: processes that start together (``tools/dist_train.sh``) wait for the
+    one that writes, then find the set complete and skip."""
+    root = Path(data_root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE_NAME, 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        return generate_shapes_dataset(root, **shapes_cfg)
+
+
+@DATASETS.register_module()
+class ShapesDataset(CocoDataset):
+    """mmdet's ``CocoDataset`` over the shapes data set (:mod:`normdet.datasets.shapes`) in ``data_root``,
+    generated there first unless the same parameters were generated already.
+
+    The files are written in ``__init__``, before the annotations are loaded: a fresh clone trains with
+    ``tools/train.py`` alone, and a val/test dataset has written the annotation file by the time mmengine
+    builds the ``CocoMetric`` that reads it (``ValLoop`` and ``TestLoop`` build their dataloader, and so the
+    dataset, before their evaluator). Processes building the same data set at once take turns on a file
+    lock (:func:`generate_shapes_dataset_locked`): one writes, the others find it complete.
+
+    The classes are :data:`~normdet.datasets.shapes.SHAPES_CLASSES` (``METAINFO``), so configs need no
+    ``metainfo``.
+
+    Args:
+        data_root (str): directory of the data set (layout in :mod:`normdet.datasets.shapes`).
+        shapes_cfg (dict, optional): keyword arguments of
+            :func:`~normdet.datasets.shapes.generate_shapes_dataset` (``num_train``, ``num_val``,
+            ``image_size``, ``seed``, ``difficulty``, single knobs of ``ShapesParams``). Default: its
+            defaults.
+        **kwargs: ``CocoDataset``'s (``ann_file``, ``data_prefix``, ``filter_cfg``, ``pipeline``,
+            ``test_mode``, ...).
+
+    Example::
+
+        >>> dataset = ShapesDataset(
+        ...     data_root='data/shapes_tiny', shapes_cfg=dict(num_train=4, num_val=2, image_size=128),
+        ...     ann_file='annotations/instances_train.json', data_prefix=dict(img='train/'))
+        >>> len(dataset), dataset.metainfo['classes'][:2]
+        (4, ('circle', 'ellipse'))
+    """
+
+    METAINFO = SHAPES_METAINFO
+
+    def __init__(self, *args, data_root: str, shapes_cfg: Optional[dict] = None, **kwargs):
+        self.shapes_cfg = dict(shapes_cfg or {})
+        result = generate_shapes_dataset_locked(data_root, **self.shapes_cfg)
+        if not result['skipped']:
+            print_log(f'shapes data set written to {result["out_dir"]} in {result["seconds"]:.1f} s',
+                      logger='current')
+        super().__init__(*args, data_root=data_root, **kwargs)
+
+
+def _shapes_dataset_cfgs(dataset_cfg):
+    """The ShapesDataset configs in a dataset config, wrappers (``dataset=``, ``datasets=[...]``) included."""
+    if not isinstance(dataset_cfg, dict):
+        return
+    if dataset_cfg.get('type') in ('ShapesDataset', ShapesDataset):
+        yield dataset_cfg
+    yield from _shapes_dataset_cfgs(dataset_cfg.get('dataset'))
+    for inner in dataset_cfg.get('datasets') or ():
+        yield from _shapes_dataset_cfgs(inner)
+
+
+def apply_shapes_cfg(cfg) -> None:
+    """Give every ShapesDataset of ``cfg``'s train/val/test dataloaders the config's top-level
+    ``shapes_cfg`` (in place; nothing to do without one).
+
+    A config file hands its top-level ``shapes_cfg`` to its datasets when it is read, so
+    ``--cfg-options shapes_cfg.num_train=8`` changes only the top-level copy; the tools call this after
+    merging the options, so that the datasets generate and load what the top-level ``shapes_cfg`` says.
+    """
+    shapes_cfg = cfg.get('shapes_cfg')
+    if shapes_cfg is None:
+        return
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader_cfg = cfg.get(loader)
+        if isinstance(loader_cfg, dict):
+            for dataset_cfg in _shapes_dataset_cfgs(loader_cfg.get('dataset')):
+                dataset_cfg['shapes_cfg'] = dict(shapes_cfg)
