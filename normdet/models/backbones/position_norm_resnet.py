@@ -18,7 +18,7 @@ shortcut projection    ``layerS.0.downsample.1``   ``downsample_norm_cfg``
 =====================  ==========================  ==============================
 
 so torchvision / mmdet BN checkpoints load into every BN position and the authors' GW checkpoints,
-converted by ``tools/convert_gw_checkpoint.py``, load whole.
+converted by ``tools/model_converters/gw2normdet.py``, load whole.
 """
 import os.path as osp
 from collections import OrderedDict
@@ -37,7 +37,7 @@ POSITIONS = ('stem', 'norm1', 'norm2', 'norm3', 'downsample')
 _DEFAULT_CHECKPOINT_HINT = (
     'For the Group Whitening backbones, download the authors\' ImageNet model (links in the README of '
     'github.com/huangleiBuaa/GroupWhitening) and convert it: '
-    'python tools/convert_gw_checkpoint.py <downloaded.pth> <this path>.')
+    'python tools/model_converters/gw2normdet.py <downloaded.pth> <this path>.')
 
 
 def _replace_child(parent: nn.Module, old_name: str, new_name: str, module: nn.Module) -> None:
@@ -55,7 +55,17 @@ class _PositionNormBlockMixin:
     The parent block has already built its norms from the fallback ``norm_cfg``; each one is replaced in
     place, sized by the conv before it, and ``normX_name`` is pointed at the new name so mmdet's ``normX``
     properties, ``zero_init_residual`` overrides and ``frozen_stages`` keep working.
+
+    ``norm3_cfg`` is accepted by every block so that one backbone config serves every depth; a basic block
+    has no third norm and ignores it.
     """
+
+    def __init__(self, inplanes, planes, norm1_cfg=None, norm2_cfg=None, norm3_cfg=None,
+                 norm_cfg=dict(type='BN'), **kwargs):
+        super().__init__(inplanes, planes, norm_cfg=norm_cfg, **kwargs)
+        cfgs = {1: norm1_cfg, 2: norm2_cfg, 3: norm3_cfg}
+        self._place_norms({position: cfg or norm_cfg for position, cfg in cfgs.items()
+                           if hasattr(self, f'norm{position}_name')})
 
     def _place_norms(self, cfgs: dict) -> None:
         for position, cfg in cfgs.items():
@@ -68,34 +78,15 @@ class _PositionNormBlockMixin:
 
 
 class PositionNormBasicBlock(_PositionNormBlockMixin, BasicBlock):
-    """mmdet's ``BasicBlock`` with ``norm1_cfg`` (after conv1) and ``norm2_cfg`` (after conv2).
-
-    ``norm3_cfg`` is accepted so that one backbone config serves every depth; a basic block has no third
-    norm and ignores it.
-    """
-
-    def __init__(self, inplanes, planes, norm1_cfg=None, norm2_cfg=None, norm3_cfg=None, **kwargs):
-        super().__init__(inplanes, planes, **kwargs)
-        fallback = kwargs.get('norm_cfg', dict(type='BN'))
-        self._place_norms({1: norm1_cfg or fallback, 2: norm2_cfg or fallback})
+    """mmdet's ``BasicBlock`` with ``norm1_cfg`` (after conv1) and ``norm2_cfg`` (after conv2)."""
 
 
 class PositionNormBottleneck(_PositionNormBlockMixin, Bottleneck):
     """mmdet's ResNet ``Bottleneck`` with ``norm1_cfg``, ``norm2_cfg`` (after the 3x3 conv), ``norm3_cfg``."""
 
-    def __init__(self, inplanes, planes, norm1_cfg=None, norm2_cfg=None, norm3_cfg=None, **kwargs):
-        super().__init__(inplanes, planes, **kwargs)
-        fallback = self.norm_cfg
-        self._place_norms({1: norm1_cfg or fallback, 2: norm2_cfg or fallback, 3: norm3_cfg or fallback})
-
 
 class PositionNormResNeXtBottleneck(_PositionNormBlockMixin, ResNeXtBottleneck):
     """mmdet's ResNeXt ``Bottleneck`` (grouped 3x3 conv) with per-position norm configs."""
-
-    def __init__(self, inplanes, planes, norm1_cfg=None, norm2_cfg=None, norm3_cfg=None, **kwargs):
-        super().__init__(inplanes, planes, **kwargs)
-        fallback = self.norm_cfg
-        self._place_norms({1: norm1_cfg or fallback, 2: norm2_cfg or fallback, 3: norm3_cfg or fallback})
 
 
 def check_local_pretrained(init_cfg, hint: str = None) -> None:

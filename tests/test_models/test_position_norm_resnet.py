@@ -199,8 +199,8 @@ def test_missing_local_checkpoint_fails_with_the_recipe(tmp_path):
     missing = str(tmp_path / 'gw_resnet50_imagenet_converted.pth')
     backbone = PositionNormResNet(depth=50, **gw_placement(),
                                   init_cfg=dict(type='Pretrained', checkpoint=missing),
-                                  checkpoint_hint='Make it with tools/convert_gw_checkpoint.py')
-    with pytest.raises(FileNotFoundError, match='gw_resnet50_imagenet_converted.pth.*convert_gw_checkpoint'):
+                                  checkpoint_hint='Make it with tools/model_converters/gw2normdet.py')
+    with pytest.raises(FileNotFoundError, match='gw_resnet50_imagenet_converted.pth.*gw2normdet'):
         backbone.init_weights()
     # URLs are mmengine's business; a local file that exists passes.
     check_local_pretrained(dict(type='Pretrained', checkpoint='torchvision://resnet50'))
