@@ -6,7 +6,7 @@
 # Pretrained: the authors' ImageNet GW ResNet-50 (77.72 top-1), converted locally:
 #   1. download it from the README of github.com/huangleiBuaa/GroupWhitening ("ResNet-50 ... pth",
 #      Google Drive file 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA);
-#   2. python tools/convert_gw_checkpoint.py <downloaded.pth> checkpoints/gw_resnet50_imagenet_converted.pth
+#   2. python tools/model_converters/gw2normdet.py <downloaded.pth> checkpoints/gw_resnet50_imagenet_converted.pth
 # (path relative to where training runs, normally the repo root). Training stops with FileNotFoundError and
 # these steps when the file is missing. Input: RGB with torchvision's mean/std, as the authors'.
 _base_ = './faster-rcnn-2fc_r50_fpn_bn-frozen_90k_coco.py'
@@ -22,5 +22,6 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/gw_resnet50_imagenet_converted.pth'),
         checkpoint_hint=(
             "Download the GW authors' ImageNet GW ResNet-50 (README of github.com/huangleiBuaa/GroupWhitening, "
-            'Google Drive file 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA) and run: python tools/convert_gw_checkpoint.py '
-            '<downloaded.pth> checkpoints/gw_resnet50_imagenet_converted.pth')))
+            'Google Drive file 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA) and run: '
+            'python tools/model_converters/gw2normdet.py <downloaded.pth> '
+            'checkpoints/gw_resnet50_imagenet_converted.pth')))

@@ -7,7 +7,8 @@
 # Pretrained: the authors' ImageNet GW ResNeXt-101 32x8d (80.43 top-1), converted locally:
 #   1. download it from the README of github.com/huangleiBuaa/GroupWhitening ("ResNeXt-101 ... pth",
 #      Google Drive file 1lVAvTSCnHs-Ij5gt7ubQvLmZzUQdKUNt);
-#   2. python tools/convert_gw_checkpoint.py <downloaded.pth> checkpoints/gw_resnext101_32x8d_imagenet_converted.pth
+#   2. python tools/model_converters/gw2normdet.py <downloaded.pth>
+#      checkpoints/gw_resnext101_32x8d_imagenet_converted.pth
 # Training stops with FileNotFoundError and these steps when the file is missing. Input: RGB with
 # torchvision's mean/std, as the authors'.
 _base_ = './mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py'
@@ -24,7 +25,7 @@ model = dict(
         checkpoint_hint=(
             "Download the GW authors' ImageNet GW ResNeXt-101 32x8d (README of "
             'github.com/huangleiBuaa/GroupWhitening, Google Drive file 1lVAvTSCnHs-Ij5gt7ubQvLmZzUQdKUNt) and '
-            'run: python tools/convert_gw_checkpoint.py <downloaded.pth> '
+            'run: python tools/model_converters/gw2normdet.py <downloaded.pth> '
             'checkpoints/gw_resnext101_32x8d_imagenet_converted.pth')),
     neck=dict(norm_cfg=gw_norm_cfg),
     roi_head=dict(bbox_head=dict(norm_cfg=gw_norm_cfg), mask_head=dict(norm_cfg=gw_norm_cfg)))

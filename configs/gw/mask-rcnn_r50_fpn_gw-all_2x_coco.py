@@ -8,7 +8,7 @@
 # ResNet-50 has GW after the stem conv and each 3x3 conv and BN elsewhere, so that is the backbone here
 # (frozen BN in the BN positions, stem and stage 1 frozen), with its RGB / torchvision mean-std input.
 # Pretrained: checkpoints/gw_resnet50_imagenet_converted.pth, made by
-#   python tools/convert_gw_checkpoint.py <downloaded.pth> checkpoints/gw_resnet50_imagenet_converted.pth
+#   python tools/model_converters/gw2normdet.py <downloaded.pth> checkpoints/gw_resnet50_imagenet_converted.pth
 # from the authors' ResNet-50 GW model (README of github.com/huangleiBuaa/GroupWhitening, Google Drive file
 # 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA). Training stops with FileNotFoundError and these steps when it is missing.
 _base_ = 'mmdet::gn/mask-rcnn_r50_fpn_gn-all_2x_coco.py'
@@ -32,8 +32,9 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/gw_resnet50_imagenet_converted.pth'),
         checkpoint_hint=(
             "Download the GW authors' ImageNet GW ResNet-50 (README of github.com/huangleiBuaa/GroupWhitening, "
-            'Google Drive file 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA) and run: python tools/convert_gw_checkpoint.py '
-            '<downloaded.pth> checkpoints/gw_resnet50_imagenet_converted.pth')),
+            'Google Drive file 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA) and run: '
+            'python tools/model_converters/gw2normdet.py <downloaded.pth> '
+            'checkpoints/gw_resnet50_imagenet_converted.pth')),
     neck=dict(norm_cfg=dict(_delete_=True, **gw_norm_cfg)),
     roi_head=dict(
         bbox_head=dict(norm_cfg=dict(_delete_=True, **gw_norm_cfg)),

@@ -3,15 +3,11 @@
 # BN-frozen 36.31, GN 36.32, GW 38.13. No published number for this detection setting is known to us.
 # Protocol as ../gw/faster-rcnn-2fc_r50_fpn_gw_90k_coco.py: maskrcnn-benchmark 1x (8 GPUs x 2 images,
 # lr 0.02, 90k iterations, steps 60k/80k, warm-up 500 at 1/3), no norm in the FPN, 2fc head.
-# Backbone: ItN where GW sits in the GW paper (after the stem conv and each bottleneck's 3x3 conv), frozen BN
-# elsewhere, from torchvision's ImageNet ResNet-50 (torchvision://resnet50, needs the torchvision package):
-# there is no ImageNet ResNet-50 trained with ItN. The ItN layers take BN's affine weight/bias at their positions
-# (and its running statistics where the shapes agree) and learn their own statistics in detection training, so
-# they stay out of norm_eval (norm_eval_positions)
-# and no stage is frozen (frozen_stages=-1; the frozen-BN positions stay frozen by requires_grad=False).
+# Backbone: ItN at GW's positions of a frozen-BN torchvision ResNet-50, learning its statistics
+# (../_base_/models/r50_batch-stats-norm-at-gw-positions.py).
 # ItN whitens groups of 64 channels over the batch of each GPU (T=5); its authors call it slow and
 # advise few placements: expect a slower backbone.
-_base_ = '../gw/faster-rcnn-2fc_r50_fpn_gw_90k_coco.py'
+_base_ = ['../gw/faster-rcnn-2fc_r50_fpn_gw_90k_coco.py', '../_base_/models/r50_batch-stats-norm-at-gw-positions.py']
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 
 norm_cfg = dict(type='ItN', num_channels=64)
@@ -19,7 +15,4 @@ model = dict(
     backbone=dict(
         stem_norm_cfg=dict(_delete_=True, **norm_cfg),
         norm2_cfg=dict(_delete_=True, **norm_cfg),
-        frozen_stages=-1,
-        norm_eval_positions=('norm1', 'norm3', 'downsample'),
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50'),
-        checkpoint_hint=None))
+        **_base_.batch_stats_at_gw_positions))

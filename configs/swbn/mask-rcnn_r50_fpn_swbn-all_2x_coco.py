@@ -4,15 +4,11 @@
 # Kept from the GN config: Mask R-CNN R-50-FPN, 24 epochs (lr 0.02, batch 16 = 8 GPUs x 2 images, steps
 # 16/22), the norm in the FPN, after the 4 convs of the box head (Shared4Conv1FCBBoxHead) and after the 4
 # convs of the mask head -- here SWBN. As ../gw/mask-rcnn_r50_fpn_gw-all_2x_coco.py but:
-# Backbone: SWBN where GW sits in the GW paper (after the stem conv and each bottleneck's 3x3 conv), frozen BN
-# elsewhere, from torchvision's ImageNet ResNet-50 (torchvision://resnet50, needs the torchvision package):
-# there is no ImageNet ResNet-50 trained with SWBN. The SWBN layers take BN's affine weight/bias at their positions
-# (and its running statistics where the shapes agree) and learn their own statistics in detection training, so
-# they stay out of norm_eval (norm_eval_positions)
-# and no stage is frozen (frozen_stages=-1; the frozen-BN positions stay frozen by requires_grad=False).
+# Backbone: SWBN at GW's positions of a frozen-BN torchvision ResNet-50, learning its statistics
+# (../_base_/models/r50_batch-stats-norm-at-gw-positions.py).
 # SWBN has no official code; its defaults (momentum 0.05, whitening_lr 1e-5) are a third party's
 # reading of the paper.
-_base_ = '../gw/mask-rcnn_r50_fpn_gw-all_2x_coco.py'
+_base_ = ['../gw/mask-rcnn_r50_fpn_gw-all_2x_coco.py', '../_base_/models/r50_batch-stats-norm-at-gw-positions.py']
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 
 norm_cfg = dict(type='SWBN', num_channels=64)
@@ -20,10 +16,7 @@ model = dict(
     backbone=dict(
         stem_norm_cfg=dict(_delete_=True, **norm_cfg),
         norm2_cfg=dict(_delete_=True, **norm_cfg),
-        frozen_stages=-1,
-        norm_eval_positions=('norm1', 'norm3', 'downsample'),
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50'),
-        checkpoint_hint=None),
+        **_base_.batch_stats_at_gw_positions),
     neck=dict(norm_cfg=dict(_delete_=True, **norm_cfg)),
     roi_head=dict(
         bbox_head=dict(norm_cfg=dict(_delete_=True, **norm_cfg)),

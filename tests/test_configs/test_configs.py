@@ -1,4 +1,6 @@
-"""Every config under configs/ parses, names normdet in custom_imports, and builds its model (no weights)."""
+"""Every config under configs/ parses, names normdet in custom_imports, and builds its model (no weights);
+the paper configs place each norm as their references; the shapes configs take classes and data from
+ShapesDataset."""
 import re
 from pathlib import Path
 
@@ -9,11 +11,14 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import normdet  # noqa: F401
-from normdet.layers import NORM_LAYERS
+from normdet.datasets import SHAPES_CLASSES
+from normdet.layers import NORM_LAYERS, NORM_TYPES
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
+CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs'
 CONFIGS = sorted(p for p in CONFIG_DIR.rglob('*.py') if '_base_' not in p.parts)
 PAPER_CONFIG_DIRS = ('gw', 'bgn', 'gnplus', 'itn', 'swbn')
+SHAPES_CONFIGS = sorted((CONFIG_DIR / 'demo').glob('*.py')) + [
+    CONFIG_DIR.parent / 'tests' / 'data' / 'configs' / 'mask-rcnn_r18-w16_fpn_gn_2it_shapes128.py']
 
 
 def config_id(path):
@@ -124,5 +129,48 @@ def test_missing_gw_weights_fail_with_the_recipe(tmp_path, monkeypatch):
                         'gw_resnext101_32x8d_imagenet_converted.pth'),
                        ('gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_gn_180k_coco.py', 'gn_resnext101_32x8d_imagenet.pth')]:
         _, model = paper_config(name)
-        with pytest.raises(FileNotFoundError, match=re.escape(file) + '.*(convert_gw_checkpoint|Train one)'):
+        with pytest.raises(FileNotFoundError, match=re.escape(file) + '.*(gw2normdet|Train one)'):
             model.init_weights()
+
+
+@pytest.mark.parametrize('path', SHAPES_CONFIGS, ids=lambda path: path.name)
+def test_shapes_configs_take_classes_and_data_from_shapes_dataset(path):
+    """No config names the classes (ShapesDataset.METAINFO does); every dataset generates what the
+    top-level data_root and shapes_cfg say, and the metric reads that val split."""
+    cfg = Config.fromfile(str(path))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        assert dataset.type == 'ShapesDataset' and 'metainfo' not in dataset, loader
+        assert dataset.data_root == cfg.data_root and dataset.shapes_cfg == cfg.shapes_cfg, loader
+    assert cfg.train_dataloader.dataset.ann_file == 'annotations/instances_train.json'
+    assert cfg.val_dataloader.dataset.ann_file == 'annotations/instances_val.json'
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        assert cfg[evaluator].ann_file == cfg.data_root + 'annotations/instances_val.json'
+    heads = cfg.model.roi_head
+    assert heads.bbox_head.num_classes == heads.mask_head.num_classes == len(SHAPES_CLASSES)
+
+
+@pytest.mark.parametrize('path', sorted((CONFIG_DIR / 'demo').glob('*.py')), ids=lambda path: path.name)
+def test_demo_loop_keeps_default_sampler_batches_without_restarts(path):
+    """The iteration-based demo samples DefaultSampler's epochs without restarting the dataloader; the
+    batches stay DefaultSampler's because an epoch fills whole batches (every generated image holds
+    objects, so filter_empty_gt keeps all of them)."""
+    cfg = Config.fromfile(str(path))
+    assert cfg.train_cfg.type == 'IterBasedTrainLoop'
+    assert cfg.train_dataloader.sampler == dict(type='EpochSeededInfiniteSampler', shuffle=True)
+    assert cfg.shapes_cfg.num_train % cfg.train_dataloader.batch_size == 0
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if p.parent.name in ('bgn', 'gnplus', 'itn', 'swbn')],
+                         ids=config_id)
+def test_batch_statistics_norms_sit_at_gw_positions_of_torchvision_resnet50(path):
+    cfg = Config.fromfile(str(path))
+    backbone = cfg.model.backbone
+    norm_type = {name.lower(): name for name in NORM_TYPES}[path.parent.name]
+    assert backbone.type == 'PositionNormResNet' and backbone.depth == 50
+    assert backbone.norm_cfg == dict(type='BN', requires_grad=False)
+    assert backbone.stem_norm_cfg == backbone.norm2_cfg and backbone.norm2_cfg['type'] == norm_type
+    assert not {'norm1_cfg', 'norm3_cfg', 'downsample_norm_cfg'} & set(backbone)
+    assert backbone.norm_eval and tuple(backbone.norm_eval_positions) == ('norm1', 'norm3', 'downsample')
+    assert backbone.frozen_stages == -1 and backbone.checkpoint_hint is None
+    assert backbone.init_cfg == dict(type='Pretrained', checkpoint='torchvision://resnet50')
