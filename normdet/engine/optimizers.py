@@ -3,7 +3,7 @@ import torch.nn as nn
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-from normdet.layers.base import _NormBase
+from normdet.layers.base import BaseNormLayer
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -23,7 +23,7 @@ class NormAwareOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """
 
     def add_params(self, params, module, prefix='', is_dcn_module=None):
-        if isinstance(module, _NormBase):
+        if isinstance(module, BaseNormLayer):
             stand_in = nn.GroupNorm.__new__(nn.GroupNorm)
             nn.Module.__init__(stand_in)
             for name, param in module.named_parameters(recurse=False):

@@ -1,6 +1,7 @@
-"""Plumbing shared by every normdet layer: input checks, float32 compute, empty batches, the affine.
+"""Plumbing shared by every normdet layer: argument checks, input checks, float32 compute, empty batches,
+the affine, and the run-time checks a runner asks each layer for.
 
-Subclasses implement :meth:`_NormBase._normalize`, which receives a float32 (or float64) tensor of shape
+Subclasses implement :meth:`BaseNormLayer._normalize`, which receives a float32 (or float64) tensor of shape
 (N, C, *spatial) with N > 0 (or N == 0 where :attr:`_normalizes_empty_batches` is set) and returns the
 normalized tensor before the affine (after it, where :attr:`_fuses_affine` is set). Everything a detector
 feeds a norm layer goes through here once: RoI heads with no proposals (N = 0), FC features (N, C),
@@ -8,6 +9,7 @@ autocast and half-precision models, channels_last.
 """
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -51,15 +53,48 @@ def divisors(n: int) -> list:
 
 def group_count_problems(num_groups: int, num_features: int) -> list:
     """The problem with ``num_groups`` groups of ``num_features`` channels, if any (see
-    :meth:`_NormBase.config_problems`)."""
+    :meth:`BaseNormLayer.config_problems`)."""
     if num_groups >= 1 and num_features % num_groups == 0:
         return []
     return [f'num_groups={num_groups} does not divide its {num_features} channels (valid: '
             f'{", ".join(map(str, divisors(num_features)))})']
 
 
-class _NormBase(nn.Module):
+def resolve_group_size(num_features: int, group_size: int) -> int:
+    """The channels per group the batch-whitening layers (ItN, SWBN) use for a requested ``group_size``.
+
+    The requested size is halved until it divides `num_features`, as the official IterNorm code does, so
+    the layer works at every width of a detector (e.g. 64 -> 32 for a 96-channel head).
+    """
+    if group_size < 1:
+        raise NormConfigError(f'group_size (channels per group) must be >= 1, got {group_size}')
+    size = group_size
+    while num_features % size:
+        size //= 2
+    return size
+
+
+class _ResetAndCheckAfterInit(type):
+    """Metaclass of :class:`BaseNormLayer`: once the most derived ``__init__`` has set every attribute,
+    initialise the parameters and check the arguments, so that no layer's ``__init__`` ends with these
+    two calls (and a subclass such as SyncBGN is checked with its own attributes set)."""
+
+    def __call__(cls, *args, **kwargs):
+        layer = super().__call__(*args, **kwargs)
+        layer.reset_parameters()
+        layer._check_config()
+        return layer
+
+
+class BaseNormLayer(nn.Module, metaclass=_ResetAndCheckAfterInit):
     """Base of the normdet normalization layers (not registered; not a norm by itself).
+
+    A layer registers itself in mmengine's root ``MODELS`` and declares next to its ``_abbr_`` (the name
+    mmcv's ``build_norm_layer`` gives it) the arguments its tests and the benchmark build it with:
+    ``_small_cfg_`` (fits 8 channels) and ``_paper_cfg_`` (its paper's defaults at a detector's widths);
+    see :func:`normdet.layers.small_norm_cfg`. Its argument constraints are declared too
+    (``_choices_``, ``_lower_bounds_``) and checked here, with the group count or size, after its
+    ``__init__``: :meth:`config_problems`.
 
     Args:
         num_features (int): C, the number of channels of the (N, C, *spatial) input.
@@ -67,9 +102,26 @@ class _NormBase(nn.Module):
         affine (bool): learn a per-channel weight (init 1) and bias (init 0).
     """
 
+    _abbr_: str
+    _small_cfg_: Dict[str, object] = {}
+    _paper_cfg_: Dict[str, object] = {}
+    # Argument name -> its valid values, and argument name -> its smallest valid value.
+    _choices_: Dict[str, Tuple] = {}
+    _lower_bounds_: Dict[str, float] = {}
+
+    # Groups of channels normalized together, where the layer has them (None: it has none).
+    num_groups: Optional[int] = None
+    # For the benchmark's floor model: d of the d×d covariances the layer whitens by Newton's iteration in
+    # each training forward (GW: its g groups; ItN: its group size), and whether it whitens each sample on
+    # its own (GW) or each group over the batch (ItN). None for the layers that compute no whitening.
+    whitened_dim: Optional[int] = None
+    whitens_each_sample: Optional[bool] = None
+
     _normalizes_empty_batches = False
     # Set by layers whose `_normalize` applies the affine itself (fused into their whitening matmul).
     _fuses_affine = False
+    # Set by _GroupSizeMixin._requested_group_size when the group size argument cannot work.
+    _group_size_problems: List[str] = []
 
     def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = True) -> None:
         super().__init__()
@@ -86,11 +138,6 @@ class _NormBase(nn.Module):
             self.register_parameter('weight', None)
             self.register_parameter('bias', None)
 
-    @property
-    def has_running_stats(self) -> bool:
-        """Whether eval mode uses statistics gathered in training (and so `norm_eval` applies)."""
-        return getattr(self, 'running_mean', None) is not None
-
     def reset_running_stats(self) -> None:
         """Overridden by layers with running statistics."""
 
@@ -102,12 +149,22 @@ class _NormBase(nn.Module):
 
     def config_problems(self) -> list:
         """What is wrong with this layer's arguments, each as ``'<argument>=<value> ... (valid: ...)'``;
-        empty when the layer can run. Subclasses with constraints extend it."""
-        return []
+        empty when the layer can run: the group size or count, then the declared ``_choices_`` and
+        ``_lower_bounds_``."""
+        problems = list(self._group_size_problems)
+        if not problems and self.num_groups is not None:
+            problems += group_count_problems(self.num_groups, self.num_features)
+        for name, valid in self._choices_.items():
+            if getattr(self, name) not in valid:
+                problems.append(f'{name}={getattr(self, name)!r} (valid: {", ".join(map(repr, valid))})')
+        for name, lowest in self._lower_bounds_.items():
+            if getattr(self, name) < lowest:
+                problems.append(f'{name}={getattr(self, name)} (valid: >= {lowest})')
+        return problems
 
     def _check_config(self) -> None:
-        """Called at the end of each subclass's ``__init__``: raise :class:`NormConfigError`, or hand the
-        problems to :func:`collect_config_problems` when a model builder collects them."""
+        """Called after the layer's ``__init__``: raise :class:`NormConfigError`, or hand the problems to
+        :func:`collect_config_problems` when a model builder collects them."""
         problems = self.config_problems()
         if not problems:
             return
@@ -115,6 +172,21 @@ class _NormBase(nn.Module):
         if collected is None:
             raise NormConfigError(f'{type(self).__name__}({self.num_features}): ' + '; '.join(problems))
         collected.append((self, problems))
+
+    def run_problems(self, images_per_batch: Dict[str, int], world_size: int, distributed: bool,
+                     sees_rois: bool) -> List[str]:
+        """What keeps this layer from working in a run launched this way, for the runner's checks before
+        training (:func:`normdet.engine.checks.check_built_norms`); empty for most layers.
+
+        Args:
+            images_per_batch (dict): images per process of each of the run's dataloaders, e.g.
+                ``{'train_dataloader': 2, 'test_dataloader': 1}``.
+            world_size (int): processes the launcher started.
+            distributed (bool): whether this process has a process group.
+            sees_rois (bool): whether the layer sits in an RoI head, where a batch is the RoIs of all
+                images, not the images.
+        """
+        return []
 
     def _check_input(self, x: Tensor) -> None:
         if not 2 <= x.dim() <= 5:
@@ -124,19 +196,21 @@ class _NormBase(nn.Module):
             raise ValueError(f'{type(self).__name__}({self.num_features}) expects {self.num_features} '
                              f'channels (dim 1), got input of shape {tuple(x.shape)}')
 
-    def _affine(self, y: Tensor) -> Tensor:
+    def _affine_params(self, dtype: torch.dtype) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+        """γ and β in the compute dtype, or (None, None) without an affine."""
         if not self.affine:
+            return None, None
+        return self.weight.to(dtype), self.bias.to(dtype)
+
+    def _affine(self, y: Tensor) -> Tensor:
+        weight, bias = self._affine_params(y.dtype)
+        if weight is None:
             return y
         shape = (1, -1) + (1, ) * (y.dim() - 2)
-        return torch.addcmul(self.bias.to(y.dtype).view(shape), y, self.weight.to(y.dtype).view(shape))
+        return torch.addcmul(bias.view(shape), y, weight.view(shape))
 
     def _normalize(self, x: Tensor) -> Tensor:
         raise NotImplementedError
-
-    @staticmethod
-    def _rows(x: Tensor, groups: int) -> Tensor:
-        """View (N, C, *spatial) as (N, groups, (C/groups)·prod(spatial)); works for N = 0 too."""
-        return x.reshape(x.size(0), groups, x.shape[1:].numel() // groups)
 
     def _check_finite(self, x: Tensor) -> None:
         # Only under anomaly detection: the check reads the tensor back to the host, a sync per layer.
@@ -161,6 +235,42 @@ class _NormBase(nn.Module):
                 y = self._affine(y)
         y = y.to(x.dtype)
         return y.contiguous(memory_format=torch.channels_last) if channels_last else y
+
+
+class _GroupSizeMixin:
+    """``group_size``, channels per group, for the layers that have one (GW, ItN, SWBN): asked for by
+    ``group_size`` or by ``num_channels``, the name the GW and IterNorm authors give it, which stays
+    readable (not settable: the layer's buffers are sized by it)."""
+
+    @property
+    def num_channels(self) -> int:
+        return self.group_size
+
+    def _requested_group_size(self, group_size: Optional[int], num_channels: Optional[int],
+                              default: Optional[int] = None, largest: Optional[int] = None) -> Optional[int]:
+        """Channels per group as asked for by ``group_size`` or by ``num_channels``, the authors' name for
+        it; ``default`` if neither is given. A value outside [1, ``largest``], or two that disagree, is a
+        configuration problem (reported by :meth:`BaseNormLayer.config_problems`) and gives None."""
+        given = {name: value for name, value in (('group_size', group_size), ('num_channels', num_channels))
+                 if value is not None}
+        if len(set(given.values())) > 1:
+            self._group_size_problems = [
+                f'group_size={group_size} and num_channels={num_channels} disagree (num_channels is the '
+                f"authors' name for group_size; valid: one of them, or equal values)"]
+            return None
+        for name, value in given.items():
+            if value < 1 or (largest is not None and value > largest):
+                valid = '>= 1' if largest is None else f'1 to {largest}'
+                self._group_size_problems = [f'{name}={value} (channels per group; valid: {valid})']
+                return None
+        return next(iter(given.values()), default)
+
+    def _init_group_size(self, group_size: Optional[int], num_channels: Optional[int], default: int) -> None:
+        """Set ``group_size`` (d, halved until it divides C: :func:`resolve_group_size`) and ``num_groups``
+        (C/d), for the layers that whiten groups of d channels over the batch (ItN, SWBN)."""
+        requested = self._requested_group_size(group_size, num_channels, default=default)
+        self.group_size = resolve_group_size(self.num_features, 1 if requested is None else requested)
+        self.num_groups = self.num_features // self.group_size
 
 
 class _RunningStatsMixin:
@@ -225,23 +335,3 @@ class _RunningStatsMixin:
         with torch.no_grad():
             self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), momentum)
             self.running_var.lerp_(unbiased.detach().to(self.running_var.dtype), momentum)
-
-
-def group_size_problems(group_size: int) -> list:
-    """The problem with ``group_size`` channels per group (ItN, SWBN), if any: every size >= 1 works at
-    every width (see :func:`channel_groups`)."""
-    return [] if group_size >= 1 else [f'num_channels={group_size} (channels per group; valid: >= 1)']
-
-
-def channel_groups(num_features: int, group_size: int) -> int:
-    """Channels per group for the batch-whitening layers (ItN, SWBN).
-
-    The requested size is halved until it divides `num_features`, as the official IterNorm code does, so
-    the layer works at every width of a detector (e.g. 64 -> 32 for a 96-channel head).
-    """
-    if group_size < 1:
-        raise NormConfigError(f'num_channels (channels per group) must be >= 1, got {group_size}')
-    size = group_size
-    while num_features % size:
-        size //= 2
-    return size

@@ -4,11 +4,12 @@ import torch.distributed as dist
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .base import _NormBase, _RunningStatsMixin, group_count_problems
+from .base import BaseNormLayer, _RunningStatsMixin
+from .whitening import sample_rows
 
 
 @MODELS.register_module('BGN')
-class BatchGroupNorm(_RunningStatsMixin, _NormBase):
+class BatchGroupNorm(_RunningStatsMixin, BaseNormLayer):
     r"""Batch Group Normalization: one statistic per group of the (channel, position) features, over the batch.
 
     The input (N, C, *spatial) is viewed as (N, G, (C/G)·prod(spatial)). In training, the mean μ_g and
@@ -35,9 +36,17 @@ class BatchGroupNorm(_RunningStatsMixin, _NormBase):
     Shape:
         - Input: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)
         - Output: same shape as input
+
+    Examples:
+        >>> bgn = BatchGroupNorm(256, num_groups=32)
+        >>> y = bgn(torch.randn(2, 256, 32, 32))
+        >>> bgn.running_mean.shape
+        torch.Size([32])
     """
 
     _abbr_ = 'bgn'
+    _small_cfg_ = dict(num_groups=4)
+    _paper_cfg_ = dict(num_groups=32)
 
     def __init__(self, num_features: int, num_groups: int = 32, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, track_running_stats: bool = True) -> None:
@@ -45,15 +54,10 @@ class BatchGroupNorm(_RunningStatsMixin, _NormBase):
         self.num_groups = num_groups
         self.momentum = momentum
         self._register_running_stats(max(num_groups, 1), track_running_stats)
-        self.reset_parameters()
-        self._check_config()
-
-    def config_problems(self) -> list:
-        return super().config_problems() + group_count_problems(self.num_groups, self.num_features)
 
     def _normalize(self, x: Tensor) -> Tensor:
         # rows (N, G, m): one statistic per group, over the batch and the group's features
-        return self._standardize(self._rows(x, self.num_groups), dims=(0, 2)).view_as(x)
+        return self._standardize(sample_rows(x, self.num_groups), dims=(0, 2)).view_as(x)
 
     def extra_repr(self) -> str:
         return (f'{self.num_features}, num_groups={self.num_groups}, eps={self.eps}, '
@@ -73,6 +77,15 @@ class SyncBatchGroupNorm(BatchGroupNorm):
     Args:
         process_group (ProcessGroup, optional): the processes to synchronise; default: the whole world.
         Others as :class:`BatchGroupNorm`.
+
+    Shape:
+        - Input: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W); N may be 0 on some processes
+        - Output: same shape as input
+
+    Examples:
+        >>> # in each process of a job started with torchrun, after init_process_group
+        >>> sync_bgn = SyncBatchGroupNorm(256, num_groups=32)
+        >>> y = sync_bgn(torch.randn(2, 256, 32, 32))  # statistics over every process's 2 images
     """
 
     def __init__(self, num_features: int, num_groups: int = 32, eps: float = 1e-5, momentum: float = 0.1,
@@ -106,6 +119,13 @@ class SyncBatchGroupNorm(BatchGroupNorm):
     def _normalizes_empty_batches(self) -> bool:
         # A process with an empty batch must still join the other processes' reductions.
         return self._uses_batch_stats() and self._world_size() > 1
+
+    def run_problems(self, images_per_batch, world_size, distributed, sees_rois):
+        if world_size > 1 and not distributed:
+            return [f'this process is one of {world_size} (WORLD_SIZE) but has no process group '
+                    f"(launcher='none'), so it would normalize its own batch only (valid: --launcher pytorch as "
+                    f"in tools/dist_train.sh, or type='BGN')"]
+        return []
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f', process_group={self.process_group}'

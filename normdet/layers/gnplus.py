@@ -5,11 +5,11 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .base import _NormBase, _RunningStatsMixin, group_count_problems
+from .base import BaseNormLayer, _RunningStatsMixin
 
 
 @MODELS.register_module('GNPlus')
-class GroupNormPlus(_RunningStatsMixin, _NormBase):
+class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
     r"""GN+: group normalization mixed with a batch standardisation of its own output.
 
     .. math::
@@ -39,9 +39,18 @@ class GroupNormPlus(_RunningStatsMixin, _NormBase):
     Shape:
         - Input: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)
         - Output: same shape as input
+
+    Examples:
+        >>> gnp = GroupNormPlus(256, num_groups=32)
+        >>> y = gnp(torch.randn(2, 256, 32, 32))
+        >>> round(float(torch.sigmoid(gnp.mix_logit)), 3)  # w, the weight of the GN part, at init
+        0.731
     """
 
     _abbr_ = 'gnp'
+    _small_cfg_ = dict(num_groups=4)
+    _paper_cfg_ = dict(num_groups=32)
+    _choices_ = dict(batch_stats=('channel', 'position'))
 
     def __init__(self, num_features: int, num_groups: int = 32, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, batch_stats: str = 'channel') -> None:
@@ -51,18 +60,19 @@ class GroupNormPlus(_RunningStatsMixin, _NormBase):
         self.batch_stats = batch_stats
         self.mix_logit = nn.Parameter(torch.empty(()))
         self._register_running_stats(num_features, track_running_stats=batch_stats == 'channel')
-        self.reset_parameters()
-        self._check_config()
-
-    def config_problems(self) -> list:
-        problems = super().config_problems() + group_count_problems(self.num_groups, self.num_features)
-        if self.batch_stats not in ('channel', 'position'):
-            problems.append(f"batch_stats={self.batch_stats!r} (valid: 'channel', 'position')")
-        return problems
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
         nn.init.constant_(self.mix_logit, 1.0)
+
+    def run_problems(self, images_per_batch, world_size, distributed, sees_rois):
+        # In an RoI head a batch is the RoIs of all its images: more than one even at one image per process.
+        single_image = [name for name, images in images_per_batch.items() if images == 1]
+        if self.batch_stats != 'position' or sees_rois or not single_image:
+            return []
+        loaders = ', '.join(f'{name}.batch_size=1' for name in single_image)
+        return [f"batch_stats='position' takes its statistics over the images of a batch, but {loaders} (valid: "
+                f"batch_stats='channel', or batch_size >= 2)"]
 
     def _batch_standardize(self, x_gn: Tensor) -> Tensor:
         if self.batch_stats == 'position':

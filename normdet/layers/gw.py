@@ -6,9 +6,9 @@ from mmengine.registry import MODELS
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .base import _NormBase, group_count_problems
-from .whitening import (blocked_matmul_sum, covariance, matmul_4d, newton_schulz_whitening,
-                        newton_schulz_whitening_backward, zca_whitening)
+from .base import BaseNormLayer, _GroupSizeMixin
+from .whitening import (blocked_matmul_sum, channel_slots, covariance, matmul_4d, newton_schulz_whitening,
+                        newton_schulz_whitening_backward, sample_rows, zca_whitening)
 
 
 class GroupWhiteningFunction(torch.autograd.Function):
@@ -43,8 +43,7 @@ class GroupWhiteningFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], groups: int, iterations: int,
                 eps: float) -> Tensor:
-        n = x.size(0)
-        rows = x.reshape(n, groups, -1)
+        rows = sample_rows(x, groups)
         slots = x.size(1) // groups
         mean = rows.mean(-1, keepdim=True)
         # xc, whitened in place below. Allocated in the input's shape and returned as is: a view made here
@@ -59,7 +58,7 @@ class GroupWhiteningFunction(torch.autograd.Function):
         else:
             weight, bias = weight.view(groups, slots), bias.view(groups, slots)
             # Slot k of every row: an (N, s, g, L) view; diag(γ_k)·W and β_k per slot.
-            xc = _slots(out, slots).transpose(1, 2)
+            xc = channel_slots(out, slots).transpose(1, 2)
             blocked_matmul_sum(xc, [(wm.unsqueeze(1) * weight.t().unsqueeze(-1), xc)], bias.t()[None, :, :, None])
         ctx.iterations = iterations
         ctx.input_shape = x.shape
@@ -78,8 +77,8 @@ class GroupWhiteningFunction(torch.autograd.Function):
                 weight = grad_rows.new_ones(groups, 1)
             slots = weight.size(1)
             # Slot-major views (N, s, g, L) of dz and x; γ, β as (s, g).
-            grad4 = _slots(grad_rows, slots).transpose(1, 2)
-            x4 = _slots(rows, slots).transpose(1, 2)
+            grad4 = channel_slots(grad_rows, slots).transpose(1, 2)
+            x4 = channel_slots(rows, slots).transpose(1, 2)
             gamma = weight.t()
             sums = grad4.sum(-1, keepdim=True)  # r: (N, s, g, 1)
             cross = matmul_4d(grad4, x4.transpose(2, 3), out=grad4.new_empty(n, slots, groups, groups))
@@ -98,23 +97,19 @@ class GroupWhiteningFunction(torch.autograd.Function):
                 shift = torch.bmm(sym, mean).baddbmm_(wm_t, grad_mean).neg_()
                 grad_x = torch.empty(ctx.input_shape, dtype=rows.dtype, device=rows.device)
                 # dx_k = S·x_k + Wᵀ·diag(γ_k)·dz_k + shift, slot by slot
-                blocked_matmul_sum(_slots(grad_x.view(rows.shape), slots).transpose(1, 2),
+                blocked_matmul_sum(channel_slots(grad_x.view(rows.shape), slots).transpose(1, 2),
                                    [(sym.unsqueeze(1), x4), (wm_t.unsqueeze(1) * gamma.unsqueeze(1), grad4)],
                                    shift.unsqueeze(1))
         return grad_x, grad_weight, grad_bias, None, None, None
 
 
-def _slots(rows: Tensor, slots: int) -> Tensor:
-    """(N, g, s·L) -> (N, g, s, L): a row's channel slots, each (N, g, L) slice a strided batch of matrices."""
-    return rows.view(rows.size(0), rows.size(1), slots, -1)
-
-
 @MODELS.register_module('GW')
-class GroupWhitening(_NormBase):
+class GroupWhitening(_GroupSizeMixin, BaseNormLayer):
     r"""Group Whitening: whitens the g groups of each sample against each other.
 
     For each sample, the input of shape (C, *spatial) is viewed as g rows of m = (C/g)·prod(spatial) values
-    (row i holds channels [i·C/g, (i+1)·C/g) with all their positions). With xc the rows centred,
+    (row i holds the ``group_size`` = C/g channels [i·C/g, (i+1)·C/g) with all their positions). With xc
+    the rows centred,
 
     .. math::
         Σ = xc·xcᵀ/m + ε·I \quad (g×g), \qquad y = W·xc,
@@ -131,13 +126,14 @@ class GroupWhitening(_NormBase):
         num_features (int): C from an expected input of size (N, C, *spatial), 0 to 3 spatial dims.
         num_groups (int): g, the number of groups whitened against each other. Default: 64 (the paper's
             value everywhere). Clipped to C when larger, as in the official code.
-        num_channels (int, optional): channels per group; when given, g = C // num_channels.
+        group_size (int, optional): channels per group instead of ``num_groups``: g = C // group_size.
         T (int): Newton iterations. Default: 5 (the paper's value). Large T (about 15 or more) diverges in
             float32.
         eps (float): added to the diagonal of Σ. Default: 1e-5.
         affine (bool): learn a per-channel weight and bias. Default: True.
         whitening (str): ``'newton'`` (the paper's T-step iteration, partial whitening by design) or
             ``'zca'`` (exact Σ^{-1/2} by eigendecomposition in float64, for analysis). Default: ``'newton'``.
+        num_channels (int, optional): the authors' name for ``group_size``.
 
     Shape:
         - Input: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)
@@ -146,47 +142,48 @@ class GroupWhitening(_NormBase):
     Examples:
         >>> gw = GroupWhitening(256, num_groups=64)
         >>> y = gw(torch.randn(2, 256, 32, 32))
+        >>> GroupWhitening(256, group_size=8).num_groups
+        32
     """
 
     _abbr_ = 'gw'
+    _small_cfg_ = dict(num_groups=4)
+    _paper_cfg_ = dict(num_groups=64)
+    _choices_ = dict(whitening=('newton', 'zca'))
+    _lower_bounds_ = dict(T=0)
+    whitens_each_sample = True
+    # The affine is fused into the whitening matmul (see GroupWhiteningFunction).
+    _fuses_affine = True
 
-    def __init__(self, num_features: int, num_groups: int = 64, num_channels: int = None, T: int = 5,
-                 eps: float = 1e-5, affine: bool = True, whitening: str = 'newton') -> None:
+    def __init__(self, num_features: int, num_groups: int = 64, group_size: Optional[int] = None, T: int = 5,
+                 eps: float = 1e-5, affine: bool = True, whitening: str = 'newton', *,
+                 num_channels: Optional[int] = None) -> None:
         super().__init__(num_features, eps=eps, affine=affine)
-        self.num_channels = num_channels
-        if num_channels is not None and num_channels >= 1:
-            num_groups = num_features // num_channels
+        group_size = self._requested_group_size(group_size, num_channels, largest=num_features)
+        if group_size is not None:
+            num_groups = num_features // group_size
         # More groups than channels means one channel per group: the GW paper's 64 groups in narrow layers.
         self.num_groups = min(num_groups, num_features)
         self.T = T
         self.whitening = whitening
-        self.reset_parameters()
-        self._check_config()
 
-    def config_problems(self) -> list:
-        problems = super().config_problems()
-        c = self.num_features
-        if self.num_channels is not None and not 1 <= self.num_channels <= c:
-            problems.append(f'num_channels={self.num_channels} (channels per group) is not in [1, {c}]')
-        else:
-            problems += group_count_problems(self.num_groups, c)
-        if self.whitening not in ('newton', 'zca'):
-            problems.append(f"whitening={self.whitening!r} (valid: 'newton', 'zca')")
-        if self.T < 0:
-            problems.append(f'T={self.T} (valid: >= 0)')
-        return problems
+    @property
+    def group_size(self) -> int:
+        """Channels per group, C/g."""
+        return self.num_features // max(self.num_groups, 1)
 
-    # The affine is fused into the whitening matmul (see GroupWhiteningFunction).
-    _fuses_affine = True
+    @property
+    def whitened_dim(self) -> int:
+        return self.num_groups
 
     def _normalize(self, x: Tensor) -> Tensor:
         if self.whitening == 'zca':
-            rows = self._rows(x, self.num_groups)
+            rows = sample_rows(x, self.num_groups)
             xc = rows - rows.mean(-1, keepdim=True)
             return self._affine(zca_whitening(covariance(xc, self.eps)).bmm(xc).view_as(x))
-        weight, bias = (self.weight.to(x.dtype), self.bias.to(x.dtype)) if self.affine else (None, None)
+        weight, bias = self._affine_params(x.dtype)
         return GroupWhiteningFunction.apply(x, weight, bias, self.num_groups, self.T, self.eps)
 
     def extra_repr(self) -> str:
-        return (f'{self.num_features}, num_groups={self.num_groups}, T={self.T}, eps={self.eps}, '
-                f'affine={self.affine}, whitening={self.whitening!r}')
+        return (f'{self.num_features}, num_groups={self.num_groups}, group_size={self.group_size}, T={self.T}, '
+                f'eps={self.eps}, affine={self.affine}, whitening={self.whitening!r}')

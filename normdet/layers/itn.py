@@ -6,20 +6,8 @@ from mmengine.registry import MODELS
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .base import _NormBase, channel_groups, group_size_problems
-from .whitening import blocked_matmul_sum, newton_schulz_whitening, newton_schulz_whitening_backward
-
-
-def channels_as_rows(x: Tensor, group_size: int) -> Tensor:
-    """(N, C, *spatial) -> (C/d, d, N·prod(spatial)): each group's channels as rows, batch and positions as
-    columns."""
-    return x.transpose(0, 1).reshape(x.size(1) // group_size, group_size, -1)
-
-
-def rows_as_channels(rows: Tensor, like: Tensor) -> Tensor:
-    """Inverse of :func:`channels_as_rows` for an input shaped like `like`."""
-    shape = (like.size(1), like.size(0)) + tuple(like.shape[2:])
-    return rows.reshape(shape).transpose(0, 1)
+from .base import BaseNormLayer, _GroupSizeMixin
+from .whitening import blocked_matmul_sum, grouped_channels, newton_schulz_whitening, newton_schulz_whitening_backward
 
 
 class IterNormFunction(torch.autograd.Function):
@@ -47,7 +35,7 @@ class IterNormFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], group_size: int,
                 iterations: int, eps: float):
-        x4 = _groups(x, group_size)
+        x4 = grouped_channels(x, group_size)
         n, groups, d, length = x4.shape
         m = n * length
         mean = x4.mean((0, 3)).unsqueeze(-1)
@@ -93,11 +81,6 @@ class IterNormFunction(torch.autograd.Function):
         return grad_x, grad_weight, grad_bias, None, None, None
 
 
-def _groups(x: Tensor, group_size: int) -> Tensor:
-    """(N, C, *spatial) -> (N, C/d, d, prod(spatial)), a view when x is contiguous."""
-    return x.reshape(x.size(0), x.size(1) // group_size, group_size, -1)
-
-
 def _sum_over_samples(a: Tensor, b: Tensor, block: int = 1 << 20) -> Tensor:
     """Σ_n a_n·b_nᵀ for (N, G, d, L) tensors: (G, d, d). One batched matmul over samples and groups, in
     chunks of samples whose (G, d, d) products take at most about `block` elements (many RoIs)."""
@@ -113,69 +96,74 @@ def _sum_over_samples(a: Tensor, b: Tensor, block: int = 1 << 20) -> Tensor:
 
 
 @MODELS.register_module('ItN')
-class IterNorm(_NormBase):
+class IterNorm(_GroupSizeMixin, BaseNormLayer):
     r"""IterNorm: whitens groups of d channels over the batch with T Newton iterations.
 
-    For each group of d channels, with m = N·prod(spatial) columns and xc the centred rows,
+    For each of the C/d groups of d = ``group_size`` channels, with m = N·prod(spatial) columns and xc the
+    centred rows,
 
     .. math::
         Σ = xc·xcᵀ/m + ε·I \quad (d×d), \qquad y = W·xc, \quad W = P_T/\sqrt{tr(Σ)},
 
     from the trace-normalised Newton iteration (:func:`normdet.layers.whitening.newton_schulz_whitening`),
-    then a per-channel affine. In training, running_mean (g, d, 1) and the running whitening matrix
-    running_wm (g, d, d) are updated with ``momentum`` (torch's convention: the weight of the new batch);
+    then a per-channel affine. In training, running_mean (C/d, d, 1) and the running whitening matrix
+    running_wm (C/d, d, d) are updated with ``momentum`` (torch's convention: the weight of the new batch);
     evaluation uses them. d = 1 is BatchNorm in training.
 
     Args:
         num_features (int): C from an expected input of size (N, C, *spatial), 0 to 3 spatial dims.
-        num_channels (int): d, channels per group. Halved until it divides C, as in the official code.
-            Default: 64 (the authors' advice).
+        group_size (int): d, channels per group. Halved until it divides C, as in the official code
+            (:func:`~normdet.layers.base.resolve_group_size`). Default: 64 (the authors' advice).
         T (int): Newton iterations. Default: 5.
         eps (float): added to the diagonal of Σ. Default: 1e-5.
         momentum (float): weight of the newest batch in the running statistics. Default: 0.1.
         affine (bool): learn a per-channel weight and bias. Default: True.
+        num_channels (int, optional): the authors' name for ``group_size``.
 
     Shape:
         - Input: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)
         - Output: same shape as input
+
+    Examples:
+        >>> itn = IterNorm(256, group_size=64)
+        >>> y = itn(torch.randn(2, 256, 32, 32))
+        >>> IterNorm(96, group_size=64).group_size
+        32
     """
 
     _abbr_ = 'itn'
-
-    def __init__(self, num_features: int, num_channels: int = 64, T: int = 5, eps: float = 1e-5,
-                 momentum: float = 0.1, affine: bool = True) -> None:
-        super().__init__(num_features, eps=eps, affine=affine)
-        self._requested_channels = num_channels
-        self.num_channels = channel_groups(num_features, max(num_channels, 1))
-        self.num_groups = num_features // self.num_channels
-        self.T = T
-        self.momentum = momentum
-        d = self.num_channels
-        self.register_buffer('running_mean', torch.zeros(self.num_groups, d, 1))
-        self.register_buffer('running_wm', torch.eye(d).repeat(self.num_groups, 1, 1))
-        self.reset_parameters()
-        self._check_config()
-
-    def config_problems(self) -> list:
-        problems = super().config_problems() + group_size_problems(self._requested_channels)
-        if self.T < 0:
-            problems.append(f'T={self.T} (valid: >= 0)')
-        return problems
-
-    def reset_running_stats(self) -> None:
-        self.running_mean.zero_()
-        self.running_wm.copy_(torch.eye(self.num_channels).expand_as(self.running_wm))
-
+    _small_cfg_ = dict(group_size=4)
+    _paper_cfg_ = dict(group_size=64)
+    _lower_bounds_ = dict(T=0)
+    whitens_each_sample = False
     # The affine is fused into the whitening matmul (see IterNormFunction).
     _fuses_affine = True
 
+    def __init__(self, num_features: int, group_size: Optional[int] = None, T: int = 5, eps: float = 1e-5,
+                 momentum: float = 0.1, affine: bool = True, *, num_channels: Optional[int] = None) -> None:
+        super().__init__(num_features, eps=eps, affine=affine)
+        self._init_group_size(group_size, num_channels, default=64)
+        self.T = T
+        self.momentum = momentum
+        d = self.group_size
+        self.register_buffer('running_mean', torch.zeros(self.num_groups, d, 1))
+        self.register_buffer('running_wm', torch.eye(d).repeat(self.num_groups, 1, 1))
+
+    @property
+    def whitened_dim(self) -> int:
+        return self.group_size
+
+    def reset_running_stats(self) -> None:
+        self.running_mean.zero_()
+        self.running_wm.copy_(torch.eye(self.group_size).expand_as(self.running_wm))
+
     def _normalize(self, x: Tensor) -> Tensor:
-        weight, bias = (self.weight.to(x.dtype), self.bias.to(x.dtype)) if self.affine else (None, None)
+        weight, bias = self._affine_params(x.dtype)
         if self.training:
             if x.numel() // x.size(1) < 2:
                 raise ValueError(f'ItN needs more than 1 value per channel in training, got input of shape '
                                  f'{tuple(x.shape)}')
-            y, mean, wm = IterNormFunction.apply(x, weight, bias, self.num_channels, self.T, self.eps)
+            y, mean, wm = IterNormFunction.apply(x, weight, bias, self.group_size, self.T, self.eps)
             with torch.no_grad():
                 self.running_mean.lerp_(mean.to(self.running_mean.dtype), self.momentum)
                 self.running_wm.lerp_(wm.to(self.running_wm.dtype), self.momentum)
@@ -187,8 +175,8 @@ class IterNorm(_NormBase):
         shift = -torch.bmm(wm, self.running_mean.to(x.dtype))
         if self.affine:
             shift = shift + bias.view(self.num_groups, -1, 1)
-        return torch.add(torch.matmul(wm, _groups(x, self.num_channels)), shift).view(x.shape)
+        return torch.add(torch.matmul(wm, grouped_channels(x, self.group_size)), shift).view(x.shape)
 
     def extra_repr(self) -> str:
-        return (f'{self.num_features}, num_channels={self.num_channels}, num_groups={self.num_groups}, T={self.T}, '
+        return (f'{self.num_features}, group_size={self.group_size}, num_groups={self.num_groups}, T={self.T}, '
                 f'eps={self.eps}, momentum={self.momentum}, affine={self.affine}')

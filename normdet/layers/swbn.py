@@ -1,16 +1,17 @@
 """Stochastic Whitening Batch Normalization (Zhang, Nezhadarya, Fashandi, Liu, Graham, Shah, CVPR 2021,
 arXiv 2106.04413)."""
+from typing import Optional
+
 import torch
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .base import _NormBase, _RunningStatsMixin, channel_groups, group_size_problems
-from .itn import channels_as_rows, rows_as_channels
-from .whitening import covariance
+from .base import BaseNormLayer, _GroupSizeMixin, _RunningStatsMixin
+from .whitening import channels_as_rows, covariance, rows_as_channels
 
 
 @MODELS.register_module('SWBN')
-class StochasticWhiteningBN(_RunningStatsMixin, _NormBase):
+class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
     r"""SWBN: BatchNorm standardisation followed by a whitening matrix learnt online.
 
     .. math::
@@ -18,7 +19,7 @@ class StochasticWhiteningBN(_RunningStatsMixin, _NormBase):
         \qquad y ← y·γ + β.
 
     μ, σ² are batch statistics in training and running statistics (torch's BatchNorm conventions) in
-    evaluation. W (buffer ``whitening_matrix``, (g, d, d), starts at I, saved in the state_dict) receives no
+    evaluation. W (buffer ``whitening_matrix``, (C/d, d, d), starts at I, saved in the state_dict) receives no
     gradient: each training forward first takes one step on a whitening criterion for the covariance Σ of
     the batch's \hat x, then applies the new W:
 
@@ -31,51 +32,52 @@ class StochasticWhiteningBN(_RunningStatsMixin, _NormBase):
 
     Where the defaults come from: the paper's text was not available to us. ``momentum=0.05`` and
     ``whitening_lr=1e-5`` are the values a third-party TensorFlow re-implementation reports as the paper's
-    (running-average factor 0.95, whitening learning rate 1e-5); ``num_channels=64`` follows IterNorm's group
+    (running-average factor 0.95, whitening learning rate 1e-5); ``group_size=64`` follows IterNorm's group
     size, since the grouping is not confirmed; ``eps`` is BatchNorm's. The paper keeps the whitening rate at a
     fixed ratio to the network's learning rate; here it is a constant the config sets.
 
     Args:
         num_features (int): C from an expected input of size (N, C, *spatial), 0 to 3 spatial dims.
-        num_channels (int): d, channels per whitening group, halved until it divides C. Default: 64.
+        group_size (int): d, channels per whitening group, halved until it divides C
+            (:func:`~normdet.layers.base.resolve_group_size`). Default: 64.
         eps (float): added to the variance. Default: 1e-5.
         momentum (float, optional): running statistics momentum, torch's convention. Default: 0.05.
         whitening_lr (float): step size of the update of W. Default: 1e-5.
         criterion (str): ``'kl'`` or ``'fro'``. Default: ``'kl'``.
         affine (bool): learn a per-channel weight and bias. Default: True.
+        num_channels (int, optional): IterNorm's name for ``group_size``.
 
     Shape:
         - Input: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)
         - Output: same shape as input
+
+    Examples:
+        >>> swbn = StochasticWhiteningBN(256, group_size=64)
+        >>> y = swbn(torch.randn(2, 256, 32, 32))  # one step on W, then y = W·x̂
+        >>> swbn.whitening_matrix.shape
+        torch.Size([4, 64, 64])
     """
 
     _abbr_ = 'swbn'
+    _small_cfg_ = dict(group_size=4, whitening_lr=1e-2)
+    _paper_cfg_ = dict(group_size=64)
+    _choices_ = dict(criterion=('kl', 'fro'))
+    _lower_bounds_ = dict(whitening_lr=0)
 
-    def __init__(self, num_features: int, num_channels: int = 64, eps: float = 1e-5, momentum: float = 0.05,
-                 whitening_lr: float = 1e-5, criterion: str = 'kl', affine: bool = True) -> None:
+    def __init__(self, num_features: int, group_size: Optional[int] = None, eps: float = 1e-5,
+                 momentum: float = 0.05, whitening_lr: float = 1e-5, criterion: str = 'kl', affine: bool = True, *,
+                 num_channels: Optional[int] = None) -> None:
         super().__init__(num_features, eps=eps, affine=affine)
-        self._requested_channels = num_channels
-        self.num_channels = channel_groups(num_features, max(num_channels, 1))
-        self.num_groups = num_features // self.num_channels
+        self._init_group_size(group_size, num_channels, default=64)
         self.momentum = momentum
         self.whitening_lr = whitening_lr
         self.criterion = criterion
         self._register_running_stats(num_features)
-        self.register_buffer('whitening_matrix', torch.eye(self.num_channels).repeat(self.num_groups, 1, 1))
-        self.reset_parameters()
-        self._check_config()
-
-    def config_problems(self) -> list:
-        problems = super().config_problems() + group_size_problems(self._requested_channels)
-        if self.criterion not in ('kl', 'fro'):
-            problems.append(f"criterion={self.criterion!r} (valid: 'kl', 'fro')")
-        if self.whitening_lr < 0:
-            problems.append(f'whitening_lr={self.whitening_lr} (valid: >= 0)')
-        return problems
+        self.register_buffer('whitening_matrix', torch.eye(self.group_size).repeat(self.num_groups, 1, 1))
 
     def reset_running_stats(self) -> None:
         super().reset_running_stats()
-        self.whitening_matrix.copy_(torch.eye(self.num_channels).expand_as(self.whitening_matrix))
+        self.whitening_matrix.copy_(torch.eye(self.group_size).expand_as(self.whitening_matrix))
 
     @torch.no_grad()
     def _whitening_step(self, sigma: Tensor) -> None:
@@ -90,7 +92,7 @@ class StochasticWhiteningBN(_RunningStatsMixin, _NormBase):
 
     def _normalize(self, x: Tensor) -> Tensor:
         x_hat = channels_as_rows(self._standardize(x, dims=(0, ) + tuple(range(2, x.dim()))),
-                                 self.num_channels)
+                                 self.group_size)
         if self.training and self.whitening_lr > 0:
             self._whitening_step(covariance(x_hat.detach() - x_hat.detach().mean(-1, keepdim=True)))
         # A copy: the next training forward updates the buffer in place while this graph may still need W.
@@ -98,6 +100,6 @@ class StochasticWhiteningBN(_RunningStatsMixin, _NormBase):
         return rows_as_channels(w.bmm(x_hat), x)
 
     def extra_repr(self) -> str:
-        return (f'{self.num_features}, num_channels={self.num_channels}, num_groups={self.num_groups}, '
+        return (f'{self.num_features}, group_size={self.group_size}, num_groups={self.num_groups}, '
                 f'eps={self.eps}, momentum={self.momentum}, whitening_lr={self.whitening_lr}, '
                 f'criterion={self.criterion!r}, affine={self.affine}')

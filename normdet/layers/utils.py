@@ -3,10 +3,10 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
-from .base import _NormBase
+from .base import BaseNormLayer
 
 TORCH_NORMS = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
-NORM_CLASSES = TORCH_NORMS + (_NormBase, )
+NORM_CLASSES = TORCH_NORMS + (BaseNormLayer, )
 
 
 def is_norm(module: nn.Module) -> bool:
@@ -15,10 +15,11 @@ def is_norm(module: nn.Module) -> bool:
 
 
 def has_running_stats(module: nn.Module) -> bool:
-    """True for the layers whose evaluation uses statistics gathered in training: torch's BatchNorms and
-    the normdet layers that keep running statistics (BGN, SyncBGN, GNPlus, ItN, SWBN)."""
-    if isinstance(module, _NormBase):
-        return module.has_running_stats
+    """True for the layers whose evaluation uses statistics gathered in training (and to which
+    ``norm_eval`` therefore applies): torch's BatchNorms and the normdet layers that keep running
+    statistics (BGN, SyncBGN, GNPlus with ``batch_stats='channel'``, ItN, SWBN)."""
+    if isinstance(module, BaseNormLayer):
+        return getattr(module, 'running_mean', None) is not None
     return isinstance(module, _BatchNorm)
 
 

@@ -6,37 +6,36 @@ from mmcv.cnn import build_norm_layer
 from mmengine.registry import MODELS, DefaultScope, init_default_scope
 
 import normdet  # noqa: F401
-from normdet.layers import NORM_TYPES
+from normdet.layers import NORM_LAYERS, NORM_TYPES, BaseNormLayer, paper_norm_cfg, small_norm_cfg
 
-# Small arguments so that every type fits 8 channels.
-CONFIGS = {
-    'GW': dict(type='GW', num_groups=4),
-    'BGN': dict(type='BGN', num_groups=4),
-    'SyncBGN': dict(type='SyncBGN', num_groups=4),
-    'GNPlus': dict(type='GNPlus', num_groups=4),
-    'ItN': dict(type='ItN', num_channels=4),
-    'SWBN': dict(type='SWBN', num_channels=4, whitening_lr=1e-2),
-}
 ABBR = {'GW': 'gw', 'BGN': 'bgn', 'SyncBGN': 'bgn', 'GNPlus': 'gnp', 'ItN': 'itn', 'SWBN': 'swbn'}
 
 
 def build(norm_type, channels=8):
-    return build_norm_layer(dict(CONFIGS[norm_type]), channels)[1]
+    return build_norm_layer(small_norm_cfg(norm_type), channels)[1]
 
 
-def test_every_type_has_a_config_here():
-    assert set(CONFIGS) == set(NORM_TYPES)
+def test_the_set_of_norms_is_every_registered_normdet_layer_in_readme_order():
+    registered = {name: cls for name, cls in MODELS.module_dict.items()
+                  if isinstance(cls, type) and cls.__module__.startswith('normdet.layers.')}
+    assert NORM_TYPES == ('GW', 'BGN', 'SyncBGN', 'GNPlus', 'ItN', 'SWBN')
+    assert dict(zip(NORM_TYPES, NORM_LAYERS)) == registered
+    assert all(issubclass(cls, BaseNormLayer) for cls in NORM_LAYERS)
+    assert set(ABBR) == set(NORM_TYPES)
+    for norm_type in NORM_TYPES:  # every layer declares its test and paper arguments
+        assert small_norm_cfg(norm_type)['type'] == paper_norm_cfg(norm_type)['type'] == norm_type
+        assert len(small_norm_cfg(norm_type)) > 1 and len(paper_norm_cfg(norm_type)) > 1
 
 
 @pytest.mark.parametrize('norm_type', NORM_TYPES)
 def test_builds_through_mmcv_in_plain_code_and_mmdet_scope(norm_type):
-    name, layer = build_norm_layer(dict(CONFIGS[norm_type]), 8, postfix=2)
+    name, layer = build_norm_layer(small_norm_cfg(norm_type), 8, postfix=2)
     assert name == ABBR[norm_type] + '2'
     assert layer.eps == 1e-5  # build_norm_layer always passes eps
     assert type(layer) is MODELS.get(norm_type)
     with DefaultScope.overwrite_default_scope('mmdet'):
         init_default_scope('mmdet')
-        name, layer = build_norm_layer(dict(CONFIGS[norm_type], eps=1e-3), 8, postfix=1)
+        name, layer = build_norm_layer(dict(small_norm_cfg(norm_type), eps=1e-3), 8, postfix=1)
         assert name == ABBR[norm_type] + '1' and layer.eps == 1e-3
     assert layer.weight.shape == (8, ) and bool((layer.weight == 1).all()) and bool((layer.bias == 0).all())
     assert norm_type in repr(layer) or type(layer).__name__ in repr(layer)

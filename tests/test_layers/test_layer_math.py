@@ -7,8 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from normdet.layers import (BatchGroupNorm, GroupNormPlus, GroupWhitening, IterNorm, StochasticWhiteningBN,
-                            channel_groups)
+from normdet.layers import (BatchGroupNorm, GroupNormPlus, GroupWhitening, IterNorm, NormConfigError,
+                            StochasticWhiteningBN, resolve_group_size)
 
 torch.manual_seed(0)
 DOUBLE = dict(dtype=torch.float64)
@@ -130,6 +130,7 @@ def test_gw_partial_whitening_at_t5_is_by_design():
 def test_gw_group_arguments():
     assert GroupWhitening(16, num_groups=64).num_groups == 16  # clipped to C, as the official code
     assert GroupWhitening(64, num_channels=4).num_groups == 16
+    assert GroupWhitening(64, group_size=4).num_groups == 16
     with pytest.raises(ValueError, match=r"num_groups=64 does not divide its 96 channels"):
         GroupWhitening(96, num_groups=64)
 
@@ -232,7 +233,7 @@ def test_gnplus_large_lambda_is_groupnorm():
 @pytest.mark.parametrize('shape,d', [((4, 8, 3, 3), 4), ((6, 6), 3), ((3, 4, 5), 4)])
 def test_itn_matches_iternorm_paper(shape, d):
     x = randn(*shape, requires_grad=True)
-    itn = IterNorm(shape[1], num_channels=d, T=5, momentum=0.25, affine=False).double()
+    itn = IterNorm(shape[1], group_size=d, T=5, momentum=0.25, affine=False).double()
     y = itn(x)
     x_ref = x.detach().clone().requires_grad_()
     y_ref, mean, wm = reference_itn(x_ref, d, 5, itn.eps)
@@ -255,21 +256,52 @@ def test_itn_matches_iternorm_paper(shape, d):
 
 def test_itn_one_channel_per_group_is_batchnorm_in_training():
     x = randn(4, 6, 5, 5)
-    itn = IterNorm(6, num_channels=1).double()
+    itn = IterNorm(6, group_size=1).double()
     bn = nn.BatchNorm2d(6).double()
     torch.testing.assert_close(itn(x), bn(x), rtol=1e-10, atol=1e-10)
 
 
-def test_channel_groups_halves_like_official_iternorm():
-    assert channel_groups(256, 64) == 64
-    assert channel_groups(96, 64) == 32
-    assert channel_groups(48, 64) == 16
-    assert channel_groups(3, 64) == 1
+def test_group_size_halves_like_official_iternorm():
+    assert resolve_group_size(256, 64) == 64
+    assert resolve_group_size(96, 64) == 32
+    assert resolve_group_size(48, 64) == 16
+    assert resolve_group_size(3, 64) == 1
+
+
+@pytest.mark.parametrize('cls', [GroupWhitening, IterNorm, StochasticWhiteningBN])
+def test_num_channels_is_the_authors_name_for_group_size(cls):
+    by_alias, by_name = cls(16, num_channels=4), cls(16, group_size=4)
+    assert by_alias.group_size == by_alias.num_channels == by_name.num_channels == 4
+    assert by_alias.num_groups == by_name.num_groups == 4
+    assert 'group_size=4' in repr(by_name)
+    assert cls(16, group_size=4, num_channels=4).group_size == 4
+    with pytest.raises(NormConfigError, match=r'group_size=4 and num_channels=8 disagree'):
+        cls(16, group_size=4, num_channels=8)
+    with pytest.raises(AttributeError):
+        by_name.num_channels = 8  # read-only: the layer's buffers are sized by it
+
+
+def test_num_channels_configs_build_through_mmcv():
+    from mmcv.cnn import build_norm_layer
+
+    import normdet  # noqa: F401
+    for norm_type in ('ItN', 'SWBN'):
+        layer = build_norm_layer(dict(type=norm_type, num_channels=64), 96)[1]
+        assert layer.group_size == 32 and layer.num_groups == 3
+    assert build_norm_layer(dict(type='GW', num_channels=4), 64)[1].num_groups == 16
+
+
+def test_whitened_dim_is_the_size_of_the_matrices_newton_whitens():
+    gw, itn = GroupWhitening(256, num_groups=64), IterNorm(96, group_size=64)
+    assert (gw.whitened_dim, gw.whitens_each_sample) == (64, True)  # g×g per sample
+    assert (itn.whitened_dim, itn.whitens_each_sample) == (32, False)  # d×d per group, over the batch
+    for layer in (BatchGroupNorm(8, num_groups=4), GroupNormPlus(8, num_groups=4), StochasticWhiteningBN(8)):
+        assert layer.whitened_dim is None and layer.whitens_each_sample is None
 
 
 # --------------------------------------------------------------------------------------------- SWBN
 def test_swbn_without_whitening_steps_is_batchnorm2d():
-    swbn = StochasticWhiteningBN(8, num_channels=4, whitening_lr=0.0, momentum=0.1).double()
+    swbn = StochasticWhiteningBN(8, group_size=4, whitening_lr=0.0, momentum=0.1).double()
     bn = nn.BatchNorm2d(8, momentum=0.1).double()
     for _ in range(3):
         x = randn(3, 8, 4, 4)
@@ -287,7 +319,7 @@ def test_swbn_without_whitening_steps_is_batchnorm2d():
 
 @pytest.mark.parametrize('criterion', ['kl', 'fro'])
 def test_swbn_whitening_step_matches_its_criterion(criterion):
-    swbn = StochasticWhiteningBN(4, num_channels=4, whitening_lr=0.05, criterion=criterion, affine=False).double()
+    swbn = StochasticWhiteningBN(4, group_size=4, whitening_lr=0.05, criterion=criterion, affine=False).double()
     w0 = torch.eye(4, **DOUBLE) + 0.1 * torch.randn(4, 4, **DOUBLE)
     swbn.whitening_matrix.copy_(w0.unsqueeze(0))
     x = randn(64, 4) @ torch.randn(4, 4, **DOUBLE)
@@ -309,7 +341,7 @@ def test_swbn_whitening_step_matches_its_criterion(criterion):
 def test_swbn_training_steps_whiten_a_stationary_input(criterion, lr, steps):
     gen = torch.Generator().manual_seed(1)
     mixing = torch.eye(8, **DOUBLE) + 0.4 * torch.randn(8, 8, generator=gen, **DOUBLE)
-    swbn = StochasticWhiteningBN(8, num_channels=8, whitening_lr=lr, criterion=criterion, affine=False).double()
+    swbn = StochasticWhiteningBN(8, group_size=8, whitening_lr=lr, criterion=criterion, affine=False).double()
 
     def output_covariance():
         rows = y.transpose(0, 1).reshape(8, -1)
@@ -327,7 +359,7 @@ def test_swbn_training_steps_whiten_a_stationary_input(criterion, lr, steps):
 
 # --------------------------------------------------------------------------------------- gradcheck
 def _gradcheck_layers():
-    swbn = StochasticWhiteningBN(6, num_channels=3, whitening_lr=0.0)
+    swbn = StochasticWhiteningBN(6, group_size=3, whitening_lr=0.0)
     swbn.whitening_matrix.add_(0.1 * torch.randn_like(swbn.whitening_matrix))
     return [
         GroupWhitening(6, num_groups=3, T=3),
@@ -335,7 +367,7 @@ def _gradcheck_layers():
         BatchGroupNorm(6, num_groups=3),
         GroupNormPlus(6, num_groups=2),
         GroupNormPlus(6, num_groups=3, batch_stats='position'),
-        IterNorm(6, num_channels=3, T=3),
+        IterNorm(6, group_size=3, T=3),
         swbn,
     ]
 
@@ -350,3 +382,4 @@ def test_gradcheck(layer):
     assert torch.autograd.gradcheck(layer, (x, ), eps=1e-6, atol=1e-5, rtol=1e-4)
     layer.eval()
     assert torch.autograd.gradcheck(layer, (x, ), eps=1e-6, atol=1e-5, rtol=1e-4)
+

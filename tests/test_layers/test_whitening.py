@@ -65,6 +65,12 @@ def grads(out, inputs, grad_out):
     return torch.autograd.grad(out, inputs, grad_out)
 
 
+def assert_same_grads(y, y_ref, inputs, grad_out):
+    """The analytic backward of y equals autograd through the reference y_ref, for every input."""
+    for got, expected in zip(grads(y, inputs, grad_out), grads(y_ref, inputs, grad_out)):
+        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-11)
+
+
 @pytest.mark.parametrize('T', [0, 1, 2, 5, 9])
 def test_newton_backward_matches_autograd(T):
     gen = torch.Generator().manual_seed(T)
@@ -91,9 +97,7 @@ def test_gw_analytic_backward_matches_autograd(shape, groups, T, affine):
     y = GroupWhiteningFunction.apply(x, weight, bias, groups, T, 1e-3)
     y_ref = gw_reference(x, weight, bias, groups, T, 1e-3)
     torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-12)
-    grad_out = torch.randn(y.shape, generator=gen, **DOUBLE)
-    for got, expected in zip(grads(y, (x, weight, bias), grad_out), grads(y_ref, (x, weight, bias), grad_out)):
-        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-11)
+    assert_same_grads(y, y_ref, (x, weight, bias), torch.randn(y.shape, generator=gen, **DOUBLE))
 
 
 ITN_CASES = [((4, 8, 3, 3), 4), ((6, 6), 3), ((3, 4, 5), 4), ((1, 8, 4, 5), 8), ((2, 6, 2, 2, 3), 2), ((3, 4, 2, 2), 1)]
@@ -112,9 +116,7 @@ def test_itn_analytic_backward_matches_autograd(shape, d, T, affine):
     torch.testing.assert_close(mean, mean_ref.detach(), rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(wm, wm_ref.detach(), rtol=1e-10, atol=1e-12)
     assert not mean.requires_grad and not wm.requires_grad
-    grad_out = torch.randn(y.shape, generator=gen, **DOUBLE)
-    for got, expected in zip(grads(y, (x, weight, bias), grad_out), grads(y_ref, (x, weight, bias), grad_out)):
-        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-11)
+    assert_same_grads(y, y_ref, (x, weight, bias), torch.randn(y.shape, generator=gen, **DOUBLE))
 
 
 def test_gradcheck_with_respect_to_input_weight_and_bias():
@@ -135,9 +137,7 @@ def test_gw_blocks_of_a_large_input(shape, groups):
     y = GroupWhiteningFunction.apply(x, weight, bias, groups, 5, 1e-5)
     y_ref = gw_reference(x, weight, bias, groups, 5, 1e-5)
     torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-12)
-    grad_out = torch.randn(y.shape, generator=gen, **DOUBLE)
-    for got, expected in zip(grads(y, (x, weight, bias), grad_out), grads(y_ref, (x, weight, bias), grad_out)):
-        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-11)
+    assert_same_grads(y, y_ref, (x, weight, bias), torch.randn(y.shape, generator=gen, **DOUBLE))
 
 
 def test_itn_many_samples():
@@ -148,9 +148,7 @@ def test_itn_many_samples():
     y = IterNormFunction.apply(x, weight, bias, 64, 5, 1e-5)[0]
     y_ref = itn_reference(x, weight, bias, 64, 5, 1e-5)[0]
     torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-12)
-    grad_out = torch.randn(y.shape, generator=gen, **DOUBLE)
-    for got, expected in zip(grads(y, (x, weight, bias), grad_out), grads(y_ref, (x, weight, bias), grad_out)):
-        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-11)
+    assert_same_grads(y, y_ref, (x, weight, bias), torch.randn(y.shape, generator=gen, **DOUBLE))
 
 
 @pytest.mark.parametrize('block', [1, 7, 100, 1 << 20])
@@ -199,7 +197,7 @@ def saved_tensors(fn):
     return saved, out
 
 
-@pytest.mark.parametrize('layer', [GroupWhitening(64, num_groups=16), IterNorm(64, num_channels=16)],
+@pytest.mark.parametrize('layer', [GroupWhitening(64, num_groups=16), IterNorm(64, group_size=16)],
                          ids=['GW', 'ItN'])
 def test_only_the_input_and_small_matrices_are_saved(layer):
     """Of the input's size only the input itself is kept (not a centred copy, not the output, which an
@@ -215,7 +213,7 @@ def test_only_the_input_and_small_matrices_are_saved(layer):
     assert small <= 2 * problems * 16 * 16 + 2 * 64  # Σ and W (16×16 each), μ, γ
 
 
-@pytest.mark.parametrize('layer', [GroupWhitening(8, num_groups=4), IterNorm(8, num_channels=4)], ids=['GW', 'ItN'])
+@pytest.mark.parametrize('layer', [GroupWhitening(8, num_groups=4), IterNorm(8, group_size=4)], ids=['GW', 'ItN'])
 def test_in_place_relu_after_the_layer(layer):
     layer = layer.double()
     with torch.no_grad():
@@ -232,7 +230,7 @@ def test_in_place_relu_after_the_layer(layer):
     torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize('layer', [GroupWhitening(8, num_groups=4), IterNorm(8, num_channels=4)], ids=['GW', 'ItN'])
+@pytest.mark.parametrize('layer', [GroupWhitening(8, num_groups=4), IterNorm(8, group_size=4)], ids=['GW', 'ItN'])
 def test_double_backward_is_refused(layer):
     """The analytic backward is not itself differentiable (no use in detection training); asking for a
     second derivative is an error, not a silently wrong number."""
@@ -242,7 +240,7 @@ def test_double_backward_is_refused(layer):
         grad_x.sum().backward()
 
 
-@pytest.mark.parametrize('layer', [GroupWhitening(8, num_groups=4), IterNorm(8, num_channels=4)], ids=['GW', 'ItN'])
+@pytest.mark.parametrize('layer', [GroupWhitening(8, num_groups=4), IterNorm(8, group_size=4)], ids=['GW', 'ItN'])
 def test_backward_under_autocast_computes_in_float32(layer):
     x = torch.randn(2, 8, 5, 5)
     grad_out = torch.randn(2, 8, 5, 5)
@@ -255,7 +253,7 @@ def test_backward_under_autocast_computes_in_float32(layer):
 
 
 def test_itn_eval_is_the_running_affine_map():
-    itn = IterNorm(8, num_channels=4, momentum=0.5).double()
+    itn = IterNorm(8, group_size=4, momentum=0.5).double()
     with torch.no_grad():
         itn.weight.uniform_(0.5, 1.5)
         itn.bias.uniform_(-0.5, 0.5)
