@@ -7,38 +7,21 @@ the config or the model, the value, and what would be valid.
   without saying where it is or what exists).
 * :func:`check_built_norms`, after: the problems each normdet layer found with its own arguments
   (:func:`~normdet.layers.base.collect_config_problems`, e.g. a group count that does not divide the
-  channels of that layer), and the problems that depend on how the run is launched: ``GNPlus`` with
+  channels of that layer), and the problems that depend on how the run is launched, which each layer
+  reports itself (:meth:`~normdet.layers.base.BaseNormLayer.run_problems`: ``GNPlus`` with
   ``batch_stats='position'`` fed one image at a time, ``SyncBGN`` in one of several processes that share no
-  process group.
+  process group).
 """
 import difflib
 import inspect
 import os
-import re
 
+from mmdet.models.roi_heads import BaseRoIHead
 from mmengine.registry import MODELS
 
-from ..layers import NORM_TYPES, GroupNormPlus, NormConfigError, SyncBatchGroupNorm
+from ..layers import NORM_LAYERS, NORM_TYPES, BaseNormLayer, NormConfigError
 from ..layers.utils import NORM_CLASSES
-
-# Keys of mmdet and normdet configs that hold a norm layer's config: norm_cfg, stem_norm_cfg,
-# downsample_norm_cfg, norm1_cfg, ...
-_NORM_CFG_KEY = re.compile(r'(.*_)?norm(\d+)?_cfg')
-
-
-def iter_norm_cfgs(cfg, prefix='model'):
-    """Yield ``(path, norm_cfg)`` for every norm config (a dict with a ``type``) under ``cfg``, with
-    ``path`` in ``--cfg-options`` form, e.g. ``'model.backbone.norm_cfg'``."""
-    if isinstance(cfg, dict):
-        for key, value in cfg.items():
-            path = f'{prefix}.{key}'
-            if _NORM_CFG_KEY.fullmatch(str(key)) and isinstance(value, dict) and 'type' in value:
-                yield path, value
-            else:
-                yield from iter_norm_cfgs(value, path)
-    elif isinstance(cfg, (list, tuple)):
-        for i, value in enumerate(cfg):
-            yield from iter_norm_cfgs(value, f'{prefix}.{i}')
+from ..utils.norm_cfgs import iter_norm_cfgs
 
 
 def registered_norm_types():
@@ -93,20 +76,16 @@ def check_built_norms(model, collected=(), dataloader_batch_sizes=None, world_si
 
     problems = [f'{where(layer)} ({type(layer).__name__}, {layer.num_features} channels): {"; ".join(found)}'
                 for layer, found in collected]
-    single_image = {k: v for k, v in (dataloader_batch_sizes or {}).items() if v == 1}
+    type_names = dict(zip(NORM_LAYERS, NORM_TYPES))
+    # Layers below an mmdet RoI head see a batch of RoIs, not of images.
+    roi_layers = {id(layer) for head in model.modules() if isinstance(head, BaseRoIHead) for layer in head.modules()}
     for name, module in model.named_modules():
-        # Layers of the RoI heads see a batch of RoIs, not of images.
-        if (isinstance(module, GroupNormPlus) and module.batch_stats == 'position' and single_image
-                and 'roi_head' not in name.split('.')):
-            loaders = ', '.join(f'{k}.batch_size=1' for k in single_image)
-            problems.append(
-                f"model.{name} (GNPlus): batch_stats='position' takes its statistics over the images of a "
-                f"batch, but {loaders} (valid: batch_stats='channel', or batch_size >= 2)")
-        if isinstance(module, SyncBatchGroupNorm) and world_size > 1 and not distributed:
-            problems.append(
-                f'model.{name} (SyncBGN): this process is one of {world_size} (WORLD_SIZE) but has no process '
-                f"group (launcher='none'), so it would normalize its own batch only (valid: --launcher "
-                f"pytorch as in tools/dist_train.sh, or type='BGN')")
+        if not isinstance(module, BaseNormLayer):
+            continue
+        found = module.run_problems(dict(dataloader_batch_sizes or {}), world_size, distributed,
+                                    sees_rois=id(module) in roi_layers)
+        norm_type = type_names.get(type(module), type(module).__name__)
+        problems += [f'model.{name} ({norm_type}): {problem}' for problem in found]
     if problems:
         raise NormConfigError('the model cannot run with these norm layers:\n  ' + '\n  '.join(problems))
 
