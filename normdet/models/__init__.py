@@ -1,4 +1,5 @@
 from .backbones import PositionNormResNet, PositionNormResNeXt, check_local_pretrained
+from . import classification  # noqa: F401  (the backbones in mmpretrain's registry too)
 from .utils import convert_gw_checkpoint, load_source_checkpoint
 
 __all__ = [
