@@ -8,16 +8,15 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import normdet  # noqa: F401
-from normdet.layers import NORM_TYPES, is_norm
+from normdet.layers import NORM_TYPES, is_norm, small_norm_cfg
 
-NORM_CFGS = {
-    'GW': dict(type='GW', num_groups=8),
-    'BGN': dict(type='BGN', num_groups=8),
-    'SyncBGN': dict(type='SyncBGN', num_groups=8),
-    'GNPlus': dict(type='GNPlus', num_groups=8),
-    'ItN': dict(type='ItN', num_channels=8),
-    'SWBN': dict(type='SWBN', num_channels=8, whitening_lr=1e-3),
-}
+# Each norm's small config (normdet.layers.small_norm_cfg) at the sizes this test has always run: 8 groups
+# or 8 channels per group, SWBN's whitening rate 1e-3.
+TEST_SIZES = dict(num_groups=8, group_size=8, whitening_lr=1e-3)
+
+
+def norm_cfg_of(norm_type):
+    return {key: TEST_SIZES.get(key, value) for key, value in small_norm_cfg(norm_type).items()}
 
 
 def mask_rcnn_cfg(norm_cfg):
@@ -56,7 +55,7 @@ def batch(num_images=2, size=96, seed=0):
 
 @pytest.mark.parametrize('norm_type', NORM_TYPES)
 def test_mask_rcnn_trains_a_step_and_round_trips(norm_type):
-    norm_cfg = NORM_CFGS[norm_type]
+    norm_cfg = norm_cfg_of(norm_type)
     model = build_detector(copy.deepcopy(norm_cfg))
     plugin = [m for m in model.modules() if type(m).__name__ != 'GroupNorm' and is_norm(m)
               and not isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
