@@ -1,8 +1,11 @@
 """Generate the synthetic shapes instance-segmentation dataset (COCO format) used by the CPU demo.
 
-    python tools/dataset_converters/make_shapes.py --out data/shapes
+    python tools/dataset_converters/make_shapes.py --out data/shapes --difficulty 0.35
 
-Nothing is rewritten when ``--out`` already holds a dataset generated with the same arguments.
+Training needs no such step: every ``ShapesDataset`` of a config writes its data set on first use
+(configs/_base_/datasets/shapes_instance.py, whose ``shapes_cfg`` the line above reproduces). This writes
+one without training, e.g. to look at it or to make other sizes. Nothing is rewritten when ``--out``
+already holds a dataset generated with the same arguments.
 """
 import argparse
 
