@@ -6,7 +6,8 @@ dataset_type = 'ShapesDataset'
 data_root = 'data/shapes/'
 image_size = 256
 # The arguments of normdet.datasets.generate_shapes_dataset(data_root, **shapes_cfg), handed to every
-# dataset below; the tools hand `--cfg-options shapes_cfg.*` on to them (normdet.datasets.apply_shapes_cfg).
+# dataset below when this file is read: `--cfg-options shapes_cfg.*` changes only this copy, and
+# normdet.datasets.apply_shapes_cfg(cfg) hands it on to the datasets (demo/shapes_demo.py does).
 shapes_cfg = dict(num_train=400, num_val=100, image_size=image_size, seed=0, difficulty=0.35)
 backend_args = None
 
