@@ -1,6 +1,4 @@
 """``ShapesDataset``: mmdet's ``CocoDataset`` over the synthetic shapes data, written on first use."""
-import fcntl
-from pathlib import Path
 from typing import Optional
 
 from mmdet.datasets import CocoDataset
@@ -8,21 +6,15 @@ from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
 from .shapes import SHAPES_METAINFO, generate_shapes_dataset
-
-# Taken by every process that builds a ShapesDataset on the same data_root, for the time of the check
-# (and, for the first one, the writing).
-LOCK_FILE_NAME = '.generate.lock'
+from .utils import generation_lock
 
 
 def generate_shapes_dataset_locked(data_root, **shapes_cfg) -> dict:
     """:func:`~normdet.datasets.shapes.generate_shapes_dataset` under an exclusive ``fcntl.flock`` on
     ``data_root/.generate.lock``: processes that start together (``tools/dist_train.sh``) wait for the
     one that writes, then find the set complete and skip."""
-    root = Path(data_root)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE_NAME, 'a') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-        return generate_shapes_dataset(root, **shapes_cfg)
+    with generation_lock(data_root):
+        return generate_shapes_dataset(data_root, **shapes_cfg)
 
 
 @DATASETS.register_module()
