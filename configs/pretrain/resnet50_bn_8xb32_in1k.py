@@ -38,3 +38,5 @@ model = dict(
 # The authors keep the best epoch's model (best.pth): save it beside the last few.
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'))
 randomness = dict(seed=1, deterministic=False)
+# tools/train.py --auto-scale-lr (another GPU count or batch size) sets enable=True: lr 0.1 per 256 images.
+auto_scale_lr = dict(enable=False, base_batch_size=256)
