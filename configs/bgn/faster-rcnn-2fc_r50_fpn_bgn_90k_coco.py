@@ -9,6 +9,12 @@
 # them over all GPUs.
 _base_ = ['../gw/faster-rcnn-2fc_r50_fpn_gw_90k_coco.py', '../_base_/models/r50_batch-stats-norm-at-gw-positions.py']
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
+# ImageNet weights for this backbone made here instead (8 GPUs):
+#   tools/dist_train.sh configs/pretrain/resnet50_bgn-gwpos_8xb32_in1k.py 8
+# then train this config from them in place of torchvision's BN ResNet-50 with
+#   --cfg-options model.backbone.init_cfg.prefix=backbone.
+#   model.backbone.init_cfg.checkpoint=work_dirs/resnet50_bgn-gwpos_8xb32_in1k/epoch_100.pth
+pretrain_config = 'configs/pretrain/resnet50_bgn-gwpos_8xb32_in1k.py'
 
 norm_cfg = dict(type='BGN', num_groups=32)
 model = dict(

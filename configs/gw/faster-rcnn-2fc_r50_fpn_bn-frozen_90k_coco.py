@@ -14,6 +14,12 @@ _base_ = [
     '../_base_/schedules/mrcnn-benchmark_1x-90k.py',
 ]
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
+# ImageNet weights for this backbone made here instead (8 GPUs):
+#   tools/dist_train.sh configs/pretrain/resnet50_bn_8xb32_in1k.py 8
+# then train this config from them in place of torchvision's with
+#   --cfg-options model.backbone.init_cfg.prefix=backbone.
+#   model.backbone.init_cfg.checkpoint=work_dirs/resnet50_bn_8xb32_in1k/epoch_100.pth
+pretrain_config = 'configs/pretrain/resnet50_bn_8xb32_in1k.py'
 
 model = dict(
     backbone=dict(

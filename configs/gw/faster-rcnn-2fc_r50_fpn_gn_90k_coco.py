@@ -9,6 +9,16 @@
 # the result need not match 36.32.
 _base_ = './faster-rcnn-2fc_r50_fpn_bn-frozen_90k_coco.py'
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
+# ImageNet weights for this backbone made here instead (8 GPUs; the authors' protocol: their own ImageNet
+# GN ResNet-50):
+#   tools/dist_train.sh configs/pretrain/resnet50_gn_8xb32_in1k.py 8
+# then train this config from them, with torchvision's layer names (mmdet's ResNet calls GN layers gn1, ...)
+# and RGB input:
+#   --cfg-options model.backbone.init_cfg.prefix=backbone.
+#   model.backbone.init_cfg.checkpoint=work_dirs/resnet50_gn_8xb32_in1k/epoch_100.pth
+#   model.backbone.type=PositionNormResNet model.data_preprocessor.bgr_to_rgb=True
+#   model.data_preprocessor.mean=[123.675,116.28,103.53] model.data_preprocessor.std=[58.395,57.12,57.375]
+pretrain_config = 'configs/pretrain/resnet50_gn_8xb32_in1k.py'
 
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
 model = dict(

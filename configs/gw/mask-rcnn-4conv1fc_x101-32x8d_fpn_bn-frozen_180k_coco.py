@@ -15,6 +15,12 @@ _base_ = [
     '../_base_/schedules/mrcnn-benchmark_1x-180k.py',
 ]
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
+# ImageNet weights for this backbone made here instead (8 GPUs):
+#   tools/dist_train.sh configs/pretrain/resnext101-32x8d_bn_8xb32_in1k.py 8
+# then train this config from them in place of torchvision's with
+#   --cfg-options model.backbone.init_cfg.prefix=backbone.
+#   model.backbone.init_cfg.checkpoint=work_dirs/resnext101-32x8d_bn_8xb32_in1k/epoch_100.pth
+pretrain_config = 'configs/pretrain/resnext101-32x8d_bn_8xb32_in1k.py'
 
 model = dict(
     backbone=dict(

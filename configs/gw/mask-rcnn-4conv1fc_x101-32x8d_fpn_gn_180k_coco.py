@@ -12,6 +12,12 @@ _base_ = './mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py'
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
+# ImageNet weights for this backbone made here instead (8 GPUs):
+#   tools/dist_train.sh configs/pretrain/resnext101-32x8d_gn_8xb32_in1k.py 8
+# then train this config from them with
+#   --cfg-options model.backbone.init_cfg.prefix=backbone.
+#   model.backbone.init_cfg.checkpoint=work_dirs/resnext101-32x8d_gn_8xb32_in1k/epoch_100.pth
+pretrain_config = 'configs/pretrain/resnext101-32x8d_gn_8xb32_in1k.py'
 model = dict(
     backbone=dict(
         type='PositionNormResNeXt',
@@ -20,6 +26,11 @@ model = dict(
         checkpoint_hint=(
             'No ImageNet GN ResNeXt-101 32x8d is published (the GW authors trained their own with '
             'classification/ImageNet/experiments/ResNeXt101_GN_G32.sh of github.com/huangleiBuaa/GroupWhitening). '
-            'Train one and save its torchvision-style state dict (conv1, bn1, layer1.0.bn1, ...) at this path.')),
+            'Train one and save its torchvision-style state dict (conv1, bn1, layer1.0.bn1, ...) at this path. '
+            'Or pretrain it: tools/dist_train.sh configs/pretrain/resnext101-32x8d_gn_8xb32_in1k.py 8 '
+            '(one process: python tools/train.py configs/pretrain/resnext101-32x8d_gn_8xb32_in1k.py), '
+            'then train with --cfg-options '
+            'model.backbone.init_cfg.prefix=backbone. '
+            'model.backbone.init_cfg.checkpoint=work_dirs/resnext101-32x8d_gn_8xb32_in1k/epoch_100.pth')),
     neck=dict(norm_cfg=norm_cfg),
     roi_head=dict(bbox_head=dict(norm_cfg=norm_cfg), mask_head=dict(norm_cfg=norm_cfg)))

@@ -15,6 +15,12 @@ _base_ = './mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py'
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 
 gw_norm_cfg = dict(type='GW', num_groups=64)
+# ImageNet weights for this backbone made here instead (8 GPUs):
+#   tools/dist_train.sh configs/pretrain/resnext101-32x8d_gw-paper_8xb32_in1k.py 8
+# then train this config from them with
+#   --cfg-options model.backbone.init_cfg.prefix=backbone.
+#   model.backbone.init_cfg.checkpoint=work_dirs/resnext101-32x8d_gw-paper_8xb32_in1k/epoch_100.pth
+pretrain_config = 'configs/pretrain/resnext101-32x8d_gw-paper_8xb32_in1k.py'
 model = dict(
     backbone=dict(
         type='PositionNormResNeXt',
@@ -26,6 +32,11 @@ model = dict(
             "Download the GW authors' ImageNet GW ResNeXt-101 32x8d (README of "
             'github.com/huangleiBuaa/GroupWhitening, Google Drive file 1lVAvTSCnHs-Ij5gt7ubQvLmZzUQdKUNt) and '
             'run: python tools/model_converters/gw2normdet.py <downloaded.pth> '
-            'checkpoints/gw_resnext101_32x8d_imagenet_converted.pth')),
+            'checkpoints/gw_resnext101_32x8d_imagenet_converted.pth. '
+            'Or pretrain it: tools/dist_train.sh configs/pretrain/resnext101-32x8d_gw-paper_8xb32_in1k.py 8 '
+            '(one process: python tools/train.py configs/pretrain/resnext101-32x8d_gw-paper_8xb32_in1k.py), '
+            'then train with --cfg-options '
+            'model.backbone.init_cfg.prefix=backbone. '
+            'model.backbone.init_cfg.checkpoint=work_dirs/resnext101-32x8d_gw-paper_8xb32_in1k/epoch_100.pth')),
     neck=dict(norm_cfg=gw_norm_cfg),
     roi_head=dict(bbox_head=dict(norm_cfg=gw_norm_cfg), mask_head=dict(norm_cfg=gw_norm_cfg)))

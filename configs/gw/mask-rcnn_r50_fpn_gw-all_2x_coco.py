@@ -15,6 +15,12 @@ _base_ = 'mmdet::gn/mask-rcnn_r50_fpn_gn-all_2x_coco.py'
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 
 gw_norm_cfg = dict(type='GW', num_groups=64)
+# ImageNet weights for this backbone made here instead (8 GPUs):
+#   tools/dist_train.sh configs/pretrain/resnet50_gw-paper_8xb32_in1k.py 8
+# then train this config from them with
+#   --cfg-options model.backbone.init_cfg.prefix=backbone.
+#   model.backbone.init_cfg.checkpoint=work_dirs/resnet50_gw-paper_8xb32_in1k/epoch_100.pth
+pretrain_config = 'configs/pretrain/resnet50_gw-paper_8xb32_in1k.py'
 model = dict(
     data_preprocessor=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     backbone=dict(
@@ -34,7 +40,11 @@ model = dict(
             "Download the GW authors' ImageNet GW ResNet-50 (README of github.com/huangleiBuaa/GroupWhitening, "
             'Google Drive file 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA) and run: '
             'python tools/model_converters/gw2normdet.py <downloaded.pth> '
-            'checkpoints/gw_resnet50_imagenet_converted.pth')),
+            'checkpoints/gw_resnet50_imagenet_converted.pth. '
+            'Or pretrain it: tools/dist_train.sh configs/pretrain/resnet50_gw-paper_8xb32_in1k.py 8 (one process: '
+            'python tools/train.py configs/pretrain/resnet50_gw-paper_8xb32_in1k.py), then train with --cfg-options '
+            'model.backbone.init_cfg.prefix=backbone. '
+            'model.backbone.init_cfg.checkpoint=work_dirs/resnet50_gw-paper_8xb32_in1k/epoch_100.pth')),
     neck=dict(norm_cfg=dict(_delete_=True, **gw_norm_cfg)),
     roi_head=dict(
         bbox_head=dict(norm_cfg=dict(_delete_=True, **gw_norm_cfg)),

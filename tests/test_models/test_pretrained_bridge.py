@@ -7,6 +7,8 @@ configs/: BN, GN, GW (at the GW paper's positions), and BGN, GNPlus, ItN, SWBN a
 The last test trains and tests a pretraining config through tools/train.py and tools/test.py and loads the
 checkpoint they wrote (slow: two subprocesses).
 """
+import copy
+import functools
 import logging
 import os.path as osp
 import re
@@ -26,39 +28,46 @@ PRETRAIN = osp.join(REPO, 'configs', 'pretrain')
 X50 = dict(depth=50, base_width=4)  # the X-101 32x8d detector configs at the size of ResNeXt-50 32x4d
 
 
-def coco_norm(method):
-    """The norm config the bgn/gnplus/itn/swbn COCO configs put at GW's positions."""
-    return Config.fromfile(osp.join(REPO, 'configs', method, f'faster-rcnn-2fc_r50_fpn_{method}_90k_coco.py')
-                           ).model.backbone.norm2_cfg.to_dict()
+GWPOS_METHODS = ('bgn', 'gnplus', 'itn', 'swbn')
 
 
-def gwpos_cases():
-    for method in ('bgn', 'gnplus', 'itn', 'swbn'):
-        yield (f'resnet50-{method}', f'resnet50_{method}-gwpos_8xb32_in1k.py', {},
-               f'{method}/faster-rcnn-2fc_r50_fpn_{method}_90k_coco.py', {})
-        # No ResNeXt config of these norms exists: the X-50 BN classifier and the X-101 GW detector with the
-        # norm of the method's COCO configs at GW's positions.
-        norm_cfg = coco_norm(method)
-        at_gw_positions = dict(stem_norm_cfg=norm_cfg, norm2_cfg=norm_cfg)
-        yield (f'resnext50-{method}', 'resnext50-32x4d_bn_8xb32_in1k.py', at_gw_positions,
-               'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_gw_180k_coco.py', dict(X50, **at_gw_positions))
+@functools.lru_cache(maxsize=None)
+def _parsed(path):
+    return Config.fromfile(path)
 
 
-# (id, pretraining config, its backbone overrides, detector config, its backbone overrides)
+def load_config(*parts):
+    """A config under configs/, parsed once per session (a parse costs about a second: mmengine reads every
+    metafile of mmdet/mmpretrain to resolve their bases); a copy, free to change."""
+    return copy.deepcopy(_parsed(osp.join(REPO, 'configs', *parts)))
+
+
+def coco_norm_at_gw_positions(method):
+    """stem_norm_cfg/norm2_cfg as the method's COCO configs set them (BGN(32), GNPlus(32), ItN(64), SWBN(64))."""
+    backbone = load_config(method, f'faster-rcnn-2fc_r50_fpn_{method}_90k_coco.py').model.backbone
+    return dict(stem_norm_cfg=backbone.stem_norm_cfg.to_dict(), norm2_cfg=backbone.norm2_cfg.to_dict())
+
+
+# (id, pretraining config, detector config, backbone overrides of the detector config; a method name: its norm at
+# GW's positions in both). No ResNeXt config of BGN, GNPlus, ItN or SWBN exists: those cases put the method's
+# norm at GW's positions of the X-50 BN classifier and of the X-101 GW detector at X-50 size.
 CASES = [
-    ('resnet50-bn', 'resnet50_bn_8xb32_in1k.py', {}, 'gw/faster-rcnn-2fc_r50_fpn_bn-frozen_90k_coco.py', {}),
+    ('resnet50-bn', 'resnet50_bn_8xb32_in1k.py', 'gw/faster-rcnn-2fc_r50_fpn_bn-frozen_90k_coco.py', {}, None),
     # mmdet's ResNet names GN layers gn1, ... (the Detectron GN weights of this config use those names):
     # with the pretraining config's checkpoint the backbone is PositionNormResNet, as the config says.
-    ('resnet50-gn', 'resnet50_gn_8xb32_in1k.py', {}, 'gw/faster-rcnn-2fc_r50_fpn_gn_90k_coco.py',
-     dict(type='PositionNormResNet')),
-    ('resnet50-gw', 'resnet50_gw-paper_8xb32_in1k.py', {}, 'gw/faster-rcnn-2fc_r50_fpn_gw_90k_coco.py', {}),
-    ('resnext50-bn', 'resnext50-32x4d_bn_8xb32_in1k.py', {},
-     'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py', X50),
-    ('resnext50-gn', 'resnext50-32x4d_gn_8xb32_in1k.py', {}, 'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_gn_180k_coco.py',
-     X50),
-    ('resnext50-gw', 'resnext50-32x4d_gw-paper_8xb32_in1k.py', {},
-     'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_gw_180k_coco.py', X50),
-    *gwpos_cases(),
+    ('resnet50-gn', 'resnet50_gn_8xb32_in1k.py', 'gw/faster-rcnn-2fc_r50_fpn_gn_90k_coco.py',
+     dict(type='PositionNormResNet'), None),
+    ('resnet50-gw', 'resnet50_gw-paper_8xb32_in1k.py', 'gw/faster-rcnn-2fc_r50_fpn_gw_90k_coco.py', {}, None),
+    *[(f'resnet50-{method}', f'resnet50_{method}-gwpos_8xb32_in1k.py',
+       f'{method}/faster-rcnn-2fc_r50_fpn_{method}_90k_coco.py', {}, None) for method in GWPOS_METHODS],
+    ('resnext50-bn', 'resnext50-32x4d_bn_8xb32_in1k.py', 'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py',
+     X50, None),
+    ('resnext50-gn', 'resnext50-32x4d_gn_8xb32_in1k.py', 'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_gn_180k_coco.py',
+     X50, None),
+    ('resnext50-gw', 'resnext50-32x4d_gw-paper_8xb32_in1k.py', 'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_gw_180k_coco.py',
+     X50, None),
+    *[(f'resnext50-{method}', 'resnext50-32x4d_bn_8xb32_in1k.py', 'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_gw_180k_coco.py',
+       X50, method) for method in GWPOS_METHODS],
 ]
 
 
@@ -86,7 +95,7 @@ def trained_classifier(config, backbone_overrides):
     and SWBN's whitening matrices, then noise goes on every float tensor (weights, biases, statistics), so
     a tensor the detector did not load cannot equal the classifier's by chance."""
     from mmpretrain.registry import MODELS
-    cfg = Config.fromfile(osp.join(PRETRAIN, config))
+    cfg = load_config('pretrain', config)
     for key, value in backbone_overrides.items():
         cfg.model.backbone[key] = value  # replaced, not merged into the config's dict
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
@@ -105,7 +114,7 @@ def detector_backbone(config, overrides, checkpoint):
     """The detector config's backbone, initialised from ``checkpoint`` as the runner does it
     (init_weights; NormDetRunner also allow-lists the globals mmengine writes into its checkpoints)."""
     from mmdet.registry import MODELS
-    cfg = Config.fromfile(osp.join(REPO, 'configs', config)).model.backbone
+    cfg = load_config(config).model.backbone
     for key, value in overrides.items():
         cfg[key] = value
     cfg.init_cfg = dict(type='Pretrained', prefix='backbone.', checkpoint=checkpoint)
@@ -125,19 +134,20 @@ def assert_backbone_carried_over(classifier, backbone):
     assert not different, f'not loaded: {different}'
     classifier.eval()
     backbone.eval()
-    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    images = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert torch.equal(backbone(images)[-1], classifier.backbone(images)[-1])
 
 
-@pytest.mark.parametrize('pretrain_config, pretrain_overrides, detector_config, detector_overrides',
+@pytest.mark.parametrize('pretrain_config, detector_config, detector_overrides, gwpos_method',
                          [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_classifier_checkpoint_initialises_detector_backbone(tmp_path, pretrain_config, pretrain_overrides,
-                                                             detector_config, detector_overrides):
-    classifier = trained_classifier(pretrain_config, pretrain_overrides)
+def test_classifier_checkpoint_initialises_detector_backbone(tmp_path, pretrain_config, detector_config,
+                                                             detector_overrides, gwpos_method):
+    norms = coco_norm_at_gw_positions(gwpos_method) if gwpos_method else {}
+    classifier = trained_classifier(pretrain_config, norms)
     checkpoint = str(tmp_path / 'classifier.pth')
     torch.save(dict(meta=dict(epoch=1), state_dict=classifier.state_dict()), checkpoint)  # mmengine's layout
-    backbone = detector_backbone(detector_config, detector_overrides, checkpoint)
+    backbone = detector_backbone(detector_config, dict(detector_overrides, **norms), checkpoint)
     assert_backbone_carried_over(classifier, backbone)
 
 
