@@ -3,7 +3,7 @@ PY := .venv/bin/python
 # mmengine imports pkg_resources, which setuptools 81 flags on every start.
 export PYTHONWARNINGS := ignore:pkg_resources is deprecated as an API
 
-.PHONY: install test test-fast demo compare bench clean
+.PHONY: install test test-fast demo compare paper-table bench clean
 
 install:
 	@bash tools/install.sh
@@ -20,6 +20,10 @@ demo: install
 
 compare: install
 	$(PY) demo/compare_norms.py
+
+# The GW paper's Table 2 recipe in miniature: pretrain 3 backbones, fine-tune and train from scratch 12 detectors.
+paper-table: install
+	$(PY) demo/paper_table.py
 
 bench: install
 	$(PY) tools/analysis_tools/benchmark_norms.py

@@ -20,6 +20,8 @@ import subprocess
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from shapes_demo import newest_scalars  # this script's folder is first on sys.path
+
 SHAPES_DEMO = osp.join(osp.dirname(osp.abspath(__file__)), 'shapes_demo.py')
 DEMO_CONFIGS = 'configs/demo/*_1200it_shapes.py'  # relative to REPO
 
@@ -46,18 +48,9 @@ def compared_configs():
 
 
 def loss_curve(work_dir):
-    """(iterations, losses) from mmengine's scalars.json of the newest run in work_dir."""
-    runs = sorted(d for d in os.listdir(work_dir) if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
-    if not runs:
-        return [], []
-    iters, losses = [], []
-    with open(osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')) as f:
-        for line in f:
-            record = json.loads(line)
-            if 'loss' in record and 'iter' in record:
-                iters.append(record['iter'])
-                losses.append(record['loss'])
-    return iters, losses
+    """(iterations, losses) logged by the newest run in work_dir."""
+    records = [r for r in newest_scalars(work_dir) if 'loss' in r and 'iter' in r]
+    return [r['iter'] for r in records], [r['loss'] for r in records]
 
 
 def compare_norms(configs, out_dir, work_root='work_dirs/compare', python=sys.executable):

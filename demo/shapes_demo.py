@@ -10,6 +10,7 @@ that peak memory and timing are its own.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import resource
 import time
@@ -19,7 +20,7 @@ from mmengine.config import Config, DictAction
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'mask-rcnn_r18-w32_fpn_gw-paper_1200it_shapes.py')
-# Row name -> key of the COCO metric in what the test loop returns.
+# Row name -> key of the COCO metric in what the test loop returns (the mask metrics for Mask R-CNN only).
 METRICS = {
     'box AP': 'coco/bbox_mAP',
     'AP50': 'coco/bbox_mAP_50',
@@ -65,7 +66,7 @@ def run_demo(config, work_dir=None, cfg_options=None):
     eval_start = time.perf_counter()
     metrics = runner.test()
     eval_seconds = time.perf_counter() - eval_start
-    result = {name: float(metrics[key]) for name, key in METRICS.items()}
+    result = {name: float(metrics[key]) for name, key in METRICS.items() if key in metrics}
     max_iters = cfg.train_cfg.max_iters
     result.update(
         config=config,
@@ -85,9 +86,19 @@ def run_demo(config, work_dir=None, cfg_options=None):
     return result
 
 
+def newest_scalars(work_dir):
+    """The records of mmengine's ``vis_data/scalars.json`` of the newest run in ``work_dir`` (a list of
+    dicts, one per logging step; empty when there is none)."""
+    runs = sorted(d for d in os.listdir(work_dir) if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
+    if not runs:
+        return []
+    with open(osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def format_demo_result(result):
     """The result of :func:`run_demo` as aligned ``name  value`` lines."""
-    rows = [(name, f'{result[name]:.3f}') for name in METRICS]
+    rows = [(name, f'{result[name]:.3f}') for name in METRICS if name in result]
     rows += [('s / iteration', f'{result["seconds_per_iter"]:.3f}'),
              ('train + eval + data (min)', f'{result["total_seconds"] / 60:.1f}'),
              ('peak memory (MiB)', f'{result["peak_memory_mb"]:.0f}'),

@@ -82,9 +82,12 @@ def make_tiny_data(root):
 
 def load_script(path):
     """The script at ``path`` (relative to the repository, e.g. ``'demo/compare_norms.py'``) imported as a
-    module, to test its functions in process."""
+    module, to test its functions in process. As when the script runs, its folder comes first on sys.path
+    (demo/compare_norms.py imports demo/shapes_demo.py)."""
     import importlib.util
     path = osp.join(REPO, path)
+    if osp.dirname(path) not in sys.path:
+        sys.path.insert(0, osp.dirname(path))
     spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -60,30 +60,38 @@ class ShapesDataset(CocoDataset):
         super().__init__(*args, data_root=data_root, **kwargs)
 
 
-def _shapes_dataset_cfgs(dataset_cfg):
-    """The ShapesDataset configs in a dataset config, wrappers (``dataset=``, ``datasets=[...]``) included."""
+# Top-level config variable -> the dataset type it feeds (ShapesCropsDataset: normdet.datasets.shapes_crops).
+GENERATOR_CFG_KEYS = {'shapes_cfg': 'ShapesDataset', 'shapes_crops_cfg': 'ShapesCropsDataset'}
+
+
+def _dataset_cfgs(dataset_cfg, dataset_type):
+    """The configs of ``dataset_type`` in a dataset config, wrappers (``dataset=``, ``datasets=[...]``)
+    included."""
     if not isinstance(dataset_cfg, dict):
         return
-    if dataset_cfg.get('type') in ('ShapesDataset', ShapesDataset):
+    dataset = dataset_cfg.get('type')
+    if dataset == dataset_type or getattr(dataset, '__name__', None) == dataset_type:
         yield dataset_cfg
-    yield from _shapes_dataset_cfgs(dataset_cfg.get('dataset'))
+    yield from _dataset_cfgs(dataset_cfg.get('dataset'), dataset_type)
     for inner in dataset_cfg.get('datasets') or ():
-        yield from _shapes_dataset_cfgs(inner)
+        yield from _dataset_cfgs(inner, dataset_type)
 
 
 def apply_shapes_cfg(cfg) -> None:
     """Give every ShapesDataset of ``cfg``'s train/val/test dataloaders the config's top-level
-    ``shapes_cfg`` (in place; nothing to do without one).
+    ``shapes_cfg``, and every ShapesCropsDataset its ``shapes_crops_cfg`` (in place; nothing to do without
+    them).
 
     A config file hands its top-level ``shapes_cfg`` to its datasets when it is read, so
     ``--cfg-options shapes_cfg.num_train=8`` changes only the top-level copy; the tools call this after
-    merging the options, so that the datasets generate and load what the top-level ``shapes_cfg`` says.
+    merging the options, so that the datasets generate and load what the top-level variables say.
     """
-    shapes_cfg = cfg.get('shapes_cfg')
-    if shapes_cfg is None:
-        return
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader_cfg = cfg.get(loader)
-        if isinstance(loader_cfg, dict):
-            for dataset_cfg in _shapes_dataset_cfgs(loader_cfg.get('dataset')):
-                dataset_cfg['shapes_cfg'] = dict(shapes_cfg)
+    for key, dataset_type in GENERATOR_CFG_KEYS.items():
+        generator_cfg = cfg.get(key)
+        if generator_cfg is None:
+            continue
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            loader_cfg = cfg.get(loader)
+            if isinstance(loader_cfg, dict):
+                for dataset_cfg in _dataset_cfgs(loader_cfg.get('dataset'), dataset_type):
+                    dataset_cfg[key] = dict(generator_cfg)

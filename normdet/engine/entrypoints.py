@@ -12,6 +12,7 @@ from copy import deepcopy
 from mmengine.config import Config, ConfigDict, DictAction
 from torch.distributed.elastic.multiprocessing.errors import record
 
+from ..datasets import apply_shapes_cfg
 from .runner import build_runner
 
 
@@ -35,12 +36,16 @@ def parse_tool_args(parser):
 
 
 def load_config(config, launcher='none', cfg_options=None, work_dir=None):
-    """Read ``config`` and apply what train and test share: the launcher, ``--cfg-options`` and the
-    work dir (priority: ``work_dir`` argument > ``work_dir`` in the file > ``./work_dirs/<config name>``)."""
+    """Read ``config`` and apply what train and test share: the launcher, ``--cfg-options`` (handed on to
+    the shapes datasets, :func:`~normdet.datasets.apply_shapes_cfg`) and the work dir (priority:
+    ``work_dir`` argument > ``work_dir`` in the file > ``./work_dirs/<config name>``)."""
     cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
+    # `--cfg-options shapes_cfg.*` (or shapes_crops_cfg.*) changed only the top-level copy of the data
+    # generator's arguments: hand it on to the self-generating datasets.
+    apply_shapes_cfg(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
