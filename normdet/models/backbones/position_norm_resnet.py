@@ -37,7 +37,10 @@ POSITIONS = ('stem', 'norm1', 'norm2', 'norm3', 'downsample')
 _DEFAULT_CHECKPOINT_HINT = (
     'For the Group Whitening backbones, download the authors\' ImageNet model (links in the README of '
     'github.com/huangleiBuaa/GroupWhitening) and convert it: '
-    'python tools/model_converters/gw2normdet.py <downloaded.pth> <this path>.')
+    'python tools/model_converters/gw2normdet.py <downloaded.pth> <this path>. '
+    'Or pretrain the backbone on ImageNet with its config in configs/pretrain/ '
+    '(tools/dist_train.sh configs/pretrain/<config>.py 8) and load that checkpoint with '
+    "init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=<work_dir>/epoch_100.pth).")
 
 
 def _replace_child(parent: nn.Module, old_name: str, new_name: str, module: nn.Module) -> None:
