@@ -13,7 +13,8 @@
 # branches not zero-initialised (as theirs; mmpretrain's ResNet does zero-initialise them).
 # The backbone is normdet's PositionNormResNet (mmdet's ResNet with torchvision's layer names at every norm
 # type), so the checkpoint loads into the detectors of configs/ with
-# init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=...).
+# init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=...). mmdet's ResNet defaults to
+# norm_eval=True (frozen BN statistics, for detection): ImageNet training sets it False.
 # Train: tools/dist_train.sh configs/pretrain/resnet50_bn_8xb32_in1k.py 8 (data in data/imagenet).
 _base_ = [
     'mmpretrain::_base_/models/resnet50.py',

@@ -5,7 +5,7 @@
 # ResNeXt-50 scripts also run one DataParallel process over 2 GPUs). mmpretrain's ResNeXt configs read the
 # images with PIL; this one keeps cv2, as every config of this folder.
 # Backbone: normdet's PositionNormResNeXt (mmdet's ResNeXt: groups, base_width) with torchvision's layer
-# names; its checkpoint is the backbone of ../gw/mask-rcnn-4conv1fc_x101-32x8d_* at depth 101.
+# names (at depth 101 and width 8, ./resnext101-32x8d_*, the backbone of ../gw/mask-rcnn-4conv1fc_x101-32x8d_*).
 # Train: tools/dist_train.sh configs/pretrain/resnext50-32x4d_bn_8xb32_in1k.py 8
 _base_ = './resnet50_bn_8xb32_in1k.py'
 
