@@ -26,8 +26,6 @@ from normdet.engine import mmengine_checkpoint_globals
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN = osp.join(REPO, 'configs', 'pretrain')
 X50 = dict(depth=50, base_width=4)  # the X-101 32x8d detector configs at the size of ResNeXt-50 32x4d
-
-
 GWPOS_METHODS = ('bgn', 'gnplus', 'itn', 'swbn')
 
 
@@ -66,8 +64,8 @@ CASES = [
      X50, None),
     ('resnext50-gw', 'resnext50-32x4d_gw-paper_8xb32_in1k.py', 'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_gw_180k_coco.py',
      X50, None),
-    *[(f'resnext50-{method}', 'resnext50-32x4d_bn_8xb32_in1k.py', 'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_gw_180k_coco.py',
-       X50, method) for method in GWPOS_METHODS],
+    *[(f'resnext50-{method}', 'resnext50-32x4d_bn_8xb32_in1k.py',
+       'gw/mask-rcnn-4conv1fc_x101-32x8d_fpn_gw_180k_coco.py', X50, method) for method in GWPOS_METHODS],
 ]
 
 
