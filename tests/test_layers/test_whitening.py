@@ -1,5 +1,5 @@
 """The analytic backward of GW and IterNorm against plain autograd of the same math in float64, and what they
-keep for backward. Speed and memory targets live in the benchmark (tools/benchmark_norms.py), which prints
+keep for backward. Speed and memory targets live in the benchmark (tools/analysis_tools/benchmark_norms.py), which prints
 ratios measured side by side in one run; here only what is saved is tested, not timings.
 
 The references below are the layers' formulas written out with plain torch ops and differentiated by
