@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-from shapes_demo import newest_scalars  # this script's folder is first on sys.path
+from shapes_demo import newest_scalars, write_report  # this script's folder is first on sys.path
 
 SHAPES_DEMO = osp.join(osp.dirname(osp.abspath(__file__)), 'shapes_demo.py')
 DEMO_CONFIGS = 'configs/demo/*_1200it_shapes.py'  # relative to REPO
@@ -66,13 +66,7 @@ def compare_norms(configs, out_dir, work_root='work_dirs/compare', python=sys.ex
             results[name] = json.load(f)
         results[name]['config'] = config  # the table shows it as the repository names it
         results[name]['loss_curve'] = loss_curve(work_dir)
-    with open(osp.join(out_dir, 'compare.json'), 'w') as f:
-        json.dump(results, f, indent=2)
-    table = format_compare_table(results)
-    with open(osp.join(out_dir, 'compare.md'), 'w') as f:
-        f.write(table + '\n')
-    plot_compare(results, osp.join(out_dir, 'compare.png'))
-    print(table)
+    write_report(results, out_dir, 'compare', format_compare_table(results), plot_compare)
     return results
 
 

@@ -20,13 +20,12 @@ with ``tools/train.py``. The ``--*-iters``/``--num-*`` options shrink everything
 """
 import argparse
 import json
-import os
 import os.path as osp
 import subprocess
 import sys
 import time
 
-from shapes_demo import newest_scalars  # this script's folder is first on sys.path
+from shapes_demo import newest_scalars, write_report  # this script's folder is first on sys.path
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(REPO, 'tools', 'train.py')
@@ -107,14 +106,7 @@ def paper_table(out_dir, work_root, pretrain_iters=None, det_iters=None, num_cro
                         config=osp.relpath(config, REPO))
             results['detection'][f'{row}|{head}|{init}'] = cell
             print(f'    box AP {cell["box AP"]:.3f} in {seconds / 60:.1f} min', flush=True)
-    os.makedirs(out_dir, exist_ok=True)
-    with open(osp.join(out_dir, 'paper_table.json'), 'w') as f:
-        json.dump(results, f, indent=2)
-    table = format_paper_table(results)
-    with open(osp.join(out_dir, 'paper_table.md'), 'w') as f:
-        f.write(table + '\n')
-    plot_paper_table(results, osp.join(out_dir, 'paper_table.png'))
-    print(table)
+    write_report(results, out_dir, 'paper_table', format_paper_table(results), plot_paper_table)
     return results
 
 

@@ -96,6 +96,18 @@ def newest_scalars(work_dir):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def write_report(results, out_dir, stem, table, plot):
+    """Write ``<stem>.json`` (the results), ``<stem>.md`` (the Markdown ``table``) and ``<stem>.png``
+    (``plot(results, path)``) to ``out_dir``, and print the table."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, f'{stem}.json'), 'w') as f:
+        json.dump(results, f, indent=2)
+    with open(osp.join(out_dir, f'{stem}.md'), 'w') as f:
+        f.write(table + '\n')
+    plot(results, osp.join(out_dir, f'{stem}.png'))
+    print(table)
+
+
 def format_demo_result(result):
     """The result of :func:`run_demo` as aligned ``name  value`` lines."""
     rows = [(name, f'{result[name]:.3f}') for name in METRICS if name in result]
