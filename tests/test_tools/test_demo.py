@@ -20,19 +20,25 @@ TINY = [
 ]
 
 
-def test_demo_configs_exist_and_use_the_shapes_metainfo():
+@pytest.fixture(scope='module')
+def compared():
+    """compare_norms.compared_configs(), read once (it parses every demo config)."""
+    return compare_norms.compared_configs()
+
+
+def test_demo_configs_exist_and_use_the_shapes_metainfo(compared):
     from mmengine.config import Config
-    for config in compare_norms.compared_configs().values():
+    for config in compared.values():
         cfg = Config.fromfile(osp.join(REPO, config))
         assert dataset_classes(cfg.train_dataloader.dataset) == SHAPES_METAINFO['classes']
         assert cfg.model.roi_head.bbox_head.num_classes == len(SHAPES_METAINFO['classes'])
 
 
-def test_compared_configs_are_the_rows_of_the_published_comparison():
+def test_compared_configs_are_the_rows_of_the_published_comparison(compared):
     """Names, order and configs of results/compare.md, derived from the files of configs/demo/."""
     with open(osp.join(REPO, 'results', 'compare.md')) as f:
         rows = [re.match(r'\| (.+?) \|.*\| `(.+)` \|$', line).groups() for line in f.read().splitlines()[2:]]
-    assert list(compare_norms.compared_configs().items()) == rows
+    assert list(compared.items()) == rows
 
 
 @pytest.mark.slow
@@ -50,11 +56,11 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (tmp_path / 'data' / 'shapes' / 'annotations' / 'instances_val.json').is_file()
 
 
-def test_compare_outputs(tmp_path):
+def test_compare_outputs(compared, tmp_path):
     results = {
         name: {'box AP': 0.5 + i / 100, 'AP50': 0.8, 'mask AP': 0.4, 'seconds_per_iter': 0.3,
                'peak_memory_mb': 1000.0, 'config': config, 'loss_curve': [[50, 100], [2.0, 1.5]]}
-        for i, (name, config) in enumerate(compare_norms.compared_configs().items())
+        for i, (name, config) in enumerate(compared.items())
     }
     table = compare_norms.format_compare_table(results)
     assert table.count('\n') == len(results) + 1 and '| GN | 0.510 |' in table
