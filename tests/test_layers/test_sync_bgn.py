@@ -51,6 +51,7 @@ def worker(rank, port, sizes, out_dir):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow  # 2 spawned gloo processes per case
 @pytest.mark.parametrize('sizes', [(2, 2), (3, 1), (4, 0)], ids=['even', 'uneven', 'one-empty'])
 def test_sync_bgn_two_processes_equal_bgn_on_the_whole_batch(sizes, tmp_path):
     mp.start_processes(worker, args=(free_port(), sizes, str(tmp_path)), nprocs=2, start_method='spawn')
