@@ -226,15 +226,26 @@ class BaseNormLayer(nn.Module, metaclass=_ResetAndCheckAfterInit):
         if x.size(0) == 0 and not self._normalizes_empty_batches:
             # The affine keeps weight and bias in the graph, so DDP sees them used on every rank.
             return self._affine(x)
-        channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(
-            memory_format=torch.channels_last)
+        memory_format = _memory_format(x)
         compute_dtype = torch.float32 if x.dtype in _LOW_PRECISION else x.dtype
         with torch.autocast(device_type=x.device.type, enabled=False):
             y = self._normalize(x.to(compute_dtype))
             if not self._fuses_affine:
                 y = self._affine(y)
         y = y.to(x.dtype)
-        return y.contiguous(memory_format=torch.channels_last) if channels_last else y
+        # A no-op when the math kept the layout (it does for contiguous inputs); channels_last inputs are
+        # normalised through contiguous views and converted back here.
+        return y.contiguous(memory_format=memory_format)
+
+
+def _memory_format(x: Tensor) -> torch.memory_format:
+    """The layout a layer's output is given: its input's, contiguous when that is ambiguous (C = 1 or 1x1
+    maps) or neither contiguous nor channels_last."""
+    if not x.is_contiguous():
+        for dim, channels_last in ((4, torch.channels_last), (5, torch.channels_last_3d)):
+            if x.dim() == dim and x.is_contiguous(memory_format=channels_last):
+                return channels_last
+    return torch.contiguous_format
 
 
 class _GroupSizeMixin:

@@ -7,7 +7,7 @@ from mmengine.registry import MODELS
 from torch import Tensor
 
 from .base import BaseNormLayer, _GroupSizeMixin, _RunningStatsMixin
-from .whitening import channels_as_rows, covariance, rows_as_channels
+from .whitening import grouped_channels
 
 
 @MODELS.register_module('SWBN')
@@ -25,16 +25,26 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
 
     - ``criterion='kl'``: ½(tr(WΣWᵀ) − ln det(WΣWᵀ)) − d/2, whose relative (natural) gradient step is
       W ← W − lr·(WΣWᵀ − I)·W;
-    - ``criterion='fro'``: ½‖I − WΣWᵀ‖²_F, step W ← W − lr·(WΣWᵀ − I)·W·Σ / ‖I − WΣWᵀ‖_F.
+    - ``criterion='fro'``: ½‖I − WΣWᵀ‖_F (the norm, not its square), whose gradient step is
+      W ← W − lr·(WΣWᵀ − I)·W·Σ / ‖I − WΣWᵀ‖_F;
 
-    On a stationary input, repeated steps drive the covariance of the output WΣWᵀ towards I. With
+    then, with ``symmetrize=True``, W ← (W + Wᵀ)/2. Both criteria depend on W only through WΣWᵀ, so every
+    rotation QW of a whitening matrix is a fixed point too and W can drift among them; kept symmetric (as
+    the TensorFlow re-implementation we follow does after every step) and started at I, W goes to Σ^{-1/2}
+    (ZCA) itself. On a stationary input, repeated steps drive the covariance of the output WΣWᵀ towards I. With
     ``whitening_lr=0`` the layer is BatchNorm.
 
     Where the defaults come from: the paper's text was not available to us. ``momentum=0.05`` and
     ``whitening_lr=1e-5`` are the values a third-party TensorFlow re-implementation reports as the paper's
     (running-average factor 0.95, whitening learning rate 1e-5); ``group_size=64`` follows IterNorm's group
     size, since the grouping is not confirmed; ``eps`` is BatchNorm's. The paper keeps the whitening rate at a
-    fixed ratio to the network's learning rate; here it is a constant the config sets.
+    fixed ratio to the network's learning rate; here it is a constant the config sets. The same source
+    standardises with eps 1e-8; ``eps`` stays at BatchNorm's 1e-5 so that ``whitening_lr=0`` is
+    ``nn.BatchNorm2d`` exactly, and because mmcv's ``build_norm_layer`` passes 1e-5 to every norm it
+    builds anyway (``dict(type='SWBN', eps=1e-8)`` gives the re-implementation's value).
+
+    Memory: the output keeps the input's layout (a contiguous input gives a contiguous output), since
+    mmcv's RoIAlign reads its input's storage as if it were contiguous.
 
     Args:
         num_features (int): C from an expected input of size (N, C, *spatial), 0 to 3 spatial dims.
@@ -44,6 +54,7 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
         momentum (float, optional): running statistics momentum, torch's convention. Default: 0.05.
         whitening_lr (float): step size of the update of W. Default: 1e-5.
         criterion (str): ``'kl'`` or ``'fro'``. Default: ``'kl'``.
+        symmetrize (bool): replace W by (W + Wᵀ)/2 after every step. Default: True.
         affine (bool): learn a per-channel weight and bias. Default: True.
         num_channels (int, optional): IterNorm's name for ``group_size``.
 
@@ -66,12 +77,13 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
 
     def __init__(self, num_features: int, group_size: Optional[int] = None, eps: float = 1e-5,
                  momentum: float = 0.05, whitening_lr: float = 1e-5, criterion: str = 'kl', affine: bool = True, *,
-                 num_channels: Optional[int] = None) -> None:
+                 symmetrize: bool = True, num_channels: Optional[int] = None) -> None:
         super().__init__(num_features, eps=eps, affine=affine)
         self._init_group_size(group_size, num_channels, default=64)
         self.momentum = momentum
         self.whitening_lr = whitening_lr
         self.criterion = criterion
+        self.symmetrize = symmetrize
         self._register_running_stats(num_features)
         self.register_buffer('whitening_matrix', torch.eye(self.group_size).repeat(self.num_groups, 1, 1))
 
@@ -88,18 +100,28 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
         if self.criterion == 'fro':
             norm = torch.linalg.matrix_norm(residual).clamp_min(torch.finfo(sigma.dtype).tiny)
             step = step @ sigma / norm.view(-1, 1, 1)
-        self.whitening_matrix.sub_((self.whitening_lr * step).to(self.whitening_matrix.dtype))
+        w = w - self.whitening_lr * step
+        if self.symmetrize:
+            w = (w + w.transpose(1, 2)) / 2
+        self.whitening_matrix.copy_(w)
 
     def _normalize(self, x: Tensor) -> Tensor:
-        x_hat = channels_as_rows(self._standardize(x, dims=(0, ) + tuple(range(2, x.dim()))),
-                                 self.group_size)
+        # (N, C/d, d, L): each sample's groups as (d, L) blocks, so W applies per sample as a batched matmul
+        # whose output is already in the input's contiguous layout.
+        x_hat = grouped_channels(self._standardize(x, dims=(0, ) + tuple(range(2, x.dim()))), self.group_size)
         if self.training and self.whitening_lr > 0:
-            self._whitening_step(covariance(x_hat.detach() - x_hat.detach().mean(-1, keepdim=True)))
+            self._whitening_step(self._group_covariance(x_hat.detach()))
         # A copy: the next training forward updates the buffer in place while this graph may still need W.
         w = self.whitening_matrix.to(x.dtype, copy=True)
-        return rows_as_channels(w.bmm(x_hat), x)
+        return torch.matmul(w, x_hat).view(x.shape)
+
+    @staticmethod
+    def _group_covariance(x_hat: Tensor) -> Tensor:
+        """Σ of each group over the batch and positions, (C/d, d, d), from (N, C/d, d, L) rows."""
+        xc = x_hat - x_hat.mean(dim=(0, 3), keepdim=True)
+        return torch.matmul(xc, xc.transpose(-1, -2)).sum(0) / (x_hat.size(0) * x_hat.size(3))
 
     def extra_repr(self) -> str:
         return (f'{self.num_features}, group_size={self.group_size}, num_groups={self.num_groups}, '
                 f'eps={self.eps}, momentum={self.momentum}, whitening_lr={self.whitening_lr}, '
-                f'criterion={self.criterion!r}, affine={self.affine}')
+                f'criterion={self.criterion!r}, symmetrize={self.symmetrize}, affine={self.affine}')

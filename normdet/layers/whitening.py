@@ -7,9 +7,11 @@ seen as
 * :func:`sample_rows` (N, g, (C/g)·L): each sample's g channel groups as rows (GW, BGN);
 * :func:`channel_slots` (N, g, s, L) of those rows: the s = C/g channel slots of each row (GW's affine);
 * :func:`grouped_channels` (N, C/d, d, L): groups of d channels, each sample's (d, L) block a
-  matrix (ItN);
-* :func:`channels_as_rows` (C/d, d, N·L): each group's channels as rows over the whole batch (SWBN; a
-  copy unless N = 1).
+  matrix (ItN, SWBN).
+
+Every layer's output is laid out as its input (contiguous or channels_last): the math works on these views
+and returns to the input's shape by `view`, never by a transpose, because mmcv's RoIAlign reads a tensor's
+storage as if it were contiguous whatever its strides.
 
 The matrix functions take batches: rows `xc` of shape (B, d, m) (B independent problems of d variables
 observed m times, already centred) and covariances of shape (B, d, d). The products over the input's size
@@ -35,18 +37,6 @@ def channel_slots(rows: Tensor, slots: int) -> Tensor:
 def grouped_channels(x: Tensor, group_size: int) -> Tensor:
     """(N, C, *spatial) -> (N, C/d, d, prod(spatial)) for d = group_size, a view when x is contiguous."""
     return x.reshape(x.size(0), x.size(1) // group_size, group_size, -1)
-
-
-def channels_as_rows(x: Tensor, group_size: int) -> Tensor:
-    """(N, C, *spatial) -> (C/d, d, N·prod(spatial)): each group's channels as rows, batch and positions as
-    columns."""
-    return x.transpose(0, 1).reshape(x.size(1) // group_size, group_size, -1)
-
-
-def rows_as_channels(rows: Tensor, like: Tensor) -> Tensor:
-    """Inverse of :func:`channels_as_rows` for an input shaped like `like`."""
-    shape = (like.size(1), like.size(0)) + tuple(like.shape[2:])
-    return rows.reshape(shape).transpose(0, 1)
 
 
 def covariance(xc: Tensor, eps: float = 0.0) -> Tensor:

@@ -98,13 +98,40 @@ def test_autocast_computes_in_float32(norm_type):
     assert y.dtype == torch.float32 and y_half.dtype == torch.bfloat16
 
 
+LAYOUTS = [((4, 8), torch.contiguous_format), ((3, 8, 5), torch.contiguous_format),
+           ((2, 8, 5, 6), torch.contiguous_format), ((2, 8, 5, 6), torch.channels_last),
+           ((2, 8, 3, 2, 3), torch.contiguous_format), ((2, 8, 3, 2, 3), torch.channels_last_3d)]
+
+
 @pytest.mark.parametrize('norm_type', NORM_TYPES)
-def test_channels_last(norm_type):
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+@pytest.mark.parametrize('shape,memory_format', LAYOUTS, ids=lambda v: str(v).replace('torch.', ''))
+def test_output_and_gradient_keep_the_input_memory_format(norm_type, training, shape, memory_format):
+    """Strides, not only values: mmcv's CPU RoIAlign reads its input's storage as contiguous whatever the
+    strides, so a permuted view with the right values (SWBN's output once) scrambles the RoI features."""
     layer, reference = build(norm_type), build(norm_type)
-    x = torch.randn(2, 8, 5, 6)
-    y = layer(x.contiguous(memory_format=torch.channels_last))
-    assert y.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(y, reference(x), rtol=1e-6, atol=1e-6)
+    for _ in range(2):  # running statistics (and SWBN's W) away from their initial values for eval
+        batch = torch.randn(*shape) * 2 + 1
+        layer(batch), reference(batch)
+    layer.train(training), reference.train(training)
+    x = torch.randn(*shape)
+    x_laid_out = torch.empty_like(x, memory_format=memory_format).copy_(x).requires_grad_()
+    x_reference = x.clone().requires_grad_()
+    y, y_reference = layer(x_laid_out), reference(x_reference)
+    assert y.stride() == x_laid_out.stride() and y.dtype == x.dtype
+    torch.testing.assert_close(y, y_reference, rtol=1e-5, atol=1e-5)
+    grad = torch.randn(*shape)
+    y.backward(grad.contiguous(memory_format=memory_format)), y_reference.backward(grad)
+    assert x_laid_out.grad.stride() == x_laid_out.stride()
+    torch.testing.assert_close(x_laid_out.grad, x_reference.grad, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+def test_the_math_itself_returns_a_contiguous_output_for_a_contiguous_input(norm_type):
+    """Without the base class's final conversion, which would copy: every layer's math ends in a view."""
+    layer = build(norm_type)
+    for training in (True, False):
+        assert layer.train(training)._normalize(torch.randn(2, 8, 5, 6)).is_contiguous(), training
 
 
 @pytest.mark.parametrize('norm_type', NORM_TYPES)
