@@ -11,7 +11,7 @@ install:
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider --durations=10 tests
 
-# Everything but the tests marked slow (subprocess trainings, multi-process launches, --amp runs).
+# Everything but the tests marked slow (subprocesses; all but one case of each full-size model test).
 test-fast: install
 	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -m "not slow" tests
 

@@ -2,22 +2,24 @@
 backbone and norms where the header says, trains on a hand-made batch of tiny random images and reports
 top-1 in a test-mode pass; every COCO config names the pretraining config whose checkpoint fits its
 backbone."""
-import functools
 import glob
 import os.path as osp
 import re
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 import normdet  # noqa: F401  (registers the norms and backbones, in mmpretrain's registry too)
+from cases import slow_but_first
+from config_files import load_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'pretrain', '*.py')))
+# The fast suite trains the smallest one.
+TRAINED_FIRST = sorted(PRETRAIN_CONFIGS, key=lambda path: osp.basename(path) != 'resnet50_bn_8xb32_in1k.py')
 COCO_CONFIGS = sorted(
     path for method in ('gw', 'bgn', 'gnplus', 'itn', 'swbn')
     for path in glob.glob(osp.join(REPO, 'configs', method, '*.py')))
@@ -25,16 +27,6 @@ COCO_CONFIGS = sorted(
 # Norm classes by position, as each config's header describes them.
 BN, GN, GW = 'BatchNorm2d', 'GroupNorm', 'GroupWhitening'
 GWPOS = {'bgn': 'BatchGroupNorm', 'gnplus': 'GroupNormPlus', 'itn': 'IterNorm', 'swbn': 'StochasticWhiteningBN'}
-
-
-@pytest.fixture(scope='module', autouse=True)
-def cached_metafiles():
-    """mmengine resolves each ``mmdet::``/``mmpretrain::`` base of a config by parsing all ~300 metafiles of
-    the package, about a second per config; they do not change within a session."""
-    import mmengine.config.utils as config_utils
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(config_utils, 'load', functools.lru_cache(maxsize=None)(config_utils.load))
-        yield
 
 
 def expected_norms(name):
@@ -81,10 +73,10 @@ def test_every_pretrain_config_found():
     assert {'resnet50_bn_8xb2_in1k.py', 'resnet50_bgn_8xb2_in1k.py'} <= names
 
 
-@pytest.mark.parametrize('path', PRETRAIN_CONFIGS, ids=osp.basename)
+@pytest.mark.parametrize('path', slow_but_first(TRAINED_FIRST, ids=osp.basename))
 def test_pretrain_config_builds_trains_and_reports_top1(path):
     name = osp.basename(path)
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.randomness.seed == 1
     # The authors' protocol: SGD momentum 0.9, wd 1e-4, lr x0.1 at 30/60/90 of 100 epochs, lr 0.1 at 256
@@ -149,7 +141,7 @@ def test_coco_config_names_the_pretraining_config_of_its_backbone(path, tmp_path
     """The checkpoint of ``pretrain_config`` fits the backbone tensor for tensor; where the backbone's
     weights are a local file, the missing-file message gives the command that makes them."""
     from normdet.models import check_local_pretrained
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     pretrain_path = osp.join(REPO, cfg.pretrain_config)
     assert osp.isfile(pretrain_path), cfg.pretrain_config
     backbone = cfg.model.backbone
@@ -157,7 +149,7 @@ def test_coco_config_names_the_pretraining_config_of_its_backbone(path, tmp_path
     if backbone.type == 'ResNet' and backbone.norm_cfg.type == 'GN':
         # mmdet's ResNet calls GN layers gn1, ...: the config says to switch to PositionNormResNet.
         backbone.type = 'PositionNormResNet'
-    classifier_backbone = Config.fromfile(pretrain_path).model.backbone
+    classifier_backbone = load_config(pretrain_path).model.backbone
     assert backbone_tensor_shapes(backbone, 'mmdet') == backbone_tensor_shapes(classifier_backbone, 'mmpretrain')
 
     if '://' in init_cfg.checkpoint:

@@ -80,7 +80,12 @@ def test_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path):
     assert torch.load(path) == {'iter': 4}
     assert os.listdir(tmp_path) == ['iter_4.pth']
 
-    # A process that dies in the middle of the write (SIGKILL: no cleanup runs).
+
+@pytest.mark.slow
+def test_process_killed_while_writing_a_checkpoint_keeps_the_previous_checkpoint(tmp_path):
+    """A process that dies in the middle of the write (SIGKILL: no cleanup runs)."""
+    path = tmp_path / 'iter_4.pth'
+    torch.save({'iter': 4}, path)
     code = (f'import os, signal, sys; sys.path.insert(0, {REPO!r})\n'
             'from normdet.engine.checkpoint import write_atomically\n'
             'def die(temp_path):\n'

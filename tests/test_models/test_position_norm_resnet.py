@@ -80,13 +80,14 @@ def test_unset_positions_fall_back_to_norm_cfg():
 ])
 def test_names_are_mmdet_bn_resnet_names_whatever_the_norm(kwargs):
     resnext = 'groups' in kwargs
-    reference = (ResNeXt if resnext else ResNet)(**kwargs)
     ours_cls = PositionNormResNeXt if resnext else PositionNormResNet
-    bn_everywhere = ours_cls(**kwargs)
+    with torch.device('meta'):  # names only: no memory, no initialisation
+        reference = (ResNeXt if resnext else ResNet)(**kwargs)
+        bn_everywhere = ours_cls(**kwargs)
+        gn_everywhere = ours_cls(norm_cfg=dict(type='GN', num_groups=16), **kwargs)
+        gw_placed = ours_cls(**gw_placement(), **kwargs)
     assert list(bn_everywhere.state_dict()) == list(reference.state_dict())
     assert [n for n, _ in bn_everywhere.named_modules()] == [n for n, _ in reference.named_modules()]
-    gn_everywhere = ours_cls(norm_cfg=dict(type='GN', num_groups=16), **kwargs)
-    gw_placed = ours_cls(**gw_placement(), **kwargs)
     for model in (gn_everywhere, gw_placed):
         # GN and GW hold weight/bias only: the parameter names (and order) are BN's.
         assert [n for n, _ in model.named_parameters()] == [n for n, _ in reference.named_parameters()]
@@ -135,8 +136,9 @@ def test_bn_everywhere_computes_what_mmdet_resnet_computes():
 
 @pytest.mark.parametrize('backbone_cls, kwargs', [
     (PositionNormResNet, dict(depth=50)),
-    (PositionNormResNeXt, dict(depth=101, groups=32, base_width=8)),
+    pytest.param(PositionNormResNeXt, dict(depth=101, groups=32, base_width=8), marks=pytest.mark.slow),
     (PositionNormResNet, dict(depth=18)),
+    (PositionNormResNeXt, dict(depth=50, groups=32, base_width=4)),
 ])
 def test_forward_shapes(backbone_cls, kwargs):
     torch.manual_seed(0)

@@ -7,8 +7,6 @@ configs/: BN, GN, GW (at the GW paper's positions), and BGN, GNPlus, ItN, SWBN a
 The last test trains and tests a pretraining config through tools/train.py and tools/test.py and loads the
 checkpoint they wrote (slow: two subprocesses).
 """
-import copy
-import functools
 import logging
 import os.path as osp
 import re
@@ -16,28 +14,19 @@ import sys
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 import normdet  # noqa: F401
 from normdet.engine import mmengine_checkpoint_globals
 
+from cases import slow_but_first
+from config_files import load_config
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN = osp.join(REPO, 'configs', 'pretrain')
 X50 = dict(depth=50, base_width=4)  # the X-101 32x8d detector configs at the size of ResNeXt-50 32x4d
 GWPOS_METHODS = ('bgn', 'gnplus', 'itn', 'swbn')
-
-
-@functools.lru_cache(maxsize=None)
-def _parsed(path):
-    return Config.fromfile(path)
-
-
-def load_config(*parts):
-    """A config under configs/, parsed once per session (a parse costs about a second: mmengine reads every
-    metafile of mmdet/mmpretrain to resolve their bases); a copy, free to change."""
-    return copy.deepcopy(_parsed(osp.join(REPO, 'configs', *parts)))
 
 
 def coco_norm_at_gw_positions(method):
@@ -130,7 +119,7 @@ def assert_backbone_carried_over(classifier, backbone):
 
 
 @pytest.mark.parametrize('pretrain_config, detector_config, detector_overrides, gwpos_method',
-                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+                         slow_but_first([case[1:] for case in CASES], ids=[case[0] for case in CASES]))
 def test_classifier_checkpoint_initialises_detector_backbone(tmp_path, pretrain_config, detector_config,
                                                              detector_overrides, gwpos_method):
     norms = coco_norm_at_gw_positions(gwpos_method) if gwpos_method else {}

@@ -131,6 +131,7 @@ def test_checkpoints_with_pickled_objects_need_trust(tmp_path):
     assert 'layer1.0.bn2.weight' in load_source_checkpoint(str(path), trust=True)
 
 
+@pytest.mark.slow  # a subprocess
 def test_cli_writes_a_checkpoint_the_backbone_loads(tmp_path):
     src, dst = tmp_path / 'gw_r50.pth', tmp_path / 'out' / 'gw_resnet50_imagenet_converted.pth'
     source = authors_state_dict()
