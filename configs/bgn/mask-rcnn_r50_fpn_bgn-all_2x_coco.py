@@ -3,12 +3,12 @@
 # The BGN paper reports ImageNet classification (ResNet-50 at batch 2: BN 66.512, BGN 76.096 top-1), no number for this detection setting.
 # Kept from the GN config: Mask R-CNN R-50-FPN, 24 epochs (lr 0.02, batch 16 = 8 GPUs x 2 images, steps
 # 16/22), the norm in the FPN, after the 4 convs of the box head (Shared4Conv1FCBBoxHead) and after the 4
-# convs of the mask head -- here BGN. As ../gw/mask-rcnn_r50_fpn_gw-all_2x_coco.py but:
+# convs of the mask head -- here BGN. As ../gw/mask-rcnn_r50_fpn_gw-paper-neck-head_2x_coco.py but:
 # Backbone: BGN at GW's positions of a frozen-BN torchvision ResNet-50, learning its statistics
 # (../_base_/models/r50_batch-stats-norm-at-gw-positions.py).
 # BGN takes its statistics over the batch of each GPU (2 images here); SyncBGN (same arguments) takes
 # them over all GPUs.
-_base_ = ['../gw/mask-rcnn_r50_fpn_gw-all_2x_coco.py', '../_base_/models/r50_batch-stats-norm-at-gw-positions.py']
+_base_ = ['../gw/mask-rcnn_r50_fpn_gw-paper-neck-head_2x_coco.py', '../_base_/models/r50_batch-stats-norm-at-gw-positions.py']
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 # ImageNet weights for this backbone made here instead (8 GPUs):
 #   tools/dist_train.sh configs/pretrain/resnet50_bgn-gwpos_8xb32_in1k.py 8

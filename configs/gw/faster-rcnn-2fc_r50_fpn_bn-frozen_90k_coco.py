@@ -1,18 +1,19 @@
 # Group Whitening (Huang, Zhou, Liu, Zhu, Shao, CVPR 2021, arXiv 2009.13333), Table 2, row "BN-frozen",
 # column "2fc head": Faster R-CNN R-50-FPN 1x, box AP 36.31 (COCO minival, maskrcnn-benchmark).
-# Protocol: maskrcnn-benchmark 1x (8 GPUs x 2 images, lr 0.02, 90k iterations, steps 60k/80k, warm-up 500
-# at 1/3; ../_base_/schedules/mrcnn-benchmark_1x-90k.py). COCO 2014 train+valminusminival / minival are the
-# images of COCO 2017 train / val, which mmdet's dataset config reads.
-# Backbone: frozen BN (affine and statistics), stem and stage 1 frozen. Pretrained: torchvision's ImageNet
-# ResNet-50 (torchvision://resnet50, needs the torchvision package; downloaded by mmengine), pytorch style,
-# RGB input normalised with torchvision's mean/std. The paper's baseline used maskrcnn-benchmark's
-# Caffe2 MSRA R-50 (caffe style); we use the torchvision weights the GW backbones are compared with.
-# Head: Shared2FCBBoxHead (two fc layers of 1024), no norm; FPN without norm.
-_base_ = [
-    'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_detection.py',
-    '../_base_/schedules/mrcnn-benchmark_1x-90k.py',
-]
+# As the authors' code (maskrcnn_debug/configs/e2e_faster_rcnn_R_50_0selfStep_1FPN_2fc_1x.yaml, run with
+# FPN_POST_NMS_TOP_N_TRAIN 2000; maskrcnn-benchmark's settings in ./_base_/mrcnn-benchmark_rcnn-fpn.py and its
+# 1x schedule, 8 GPUs x 2 images): frozen BN (affine and statistics), stem and stage 1 frozen, pytorch style
+# (STRIDE_IN_1X1 False), RGB input with torchvision's mean/std; no norm in the FPN; 2fc head
+# (FPN2MLPFeatureExtractor: Shared2FCBBoxHead, two fcs of 1024), except:
+# - weights: their yaml loads an ImageNet ResNet-50 of their own, pytorch style with that input
+#   (WEIGHT "yourTrainedModelPathFromImageNet"; the Caffe2 MSRA R-50 line is commented out), not published.
+#   Here torchvision's (torchvision://resnet50, needs the torchvision package; downloaded by mmengine), the
+#   same style and input;
+# - the differences all configs of this folder share (README.md, "Where the configs differ from the paper"):
+#   RPN training proposals per image (theirs: 2000 per 2-image batch), Detectron's rounded anchor shapes,
+#   the RoIAlign region's far edge, low-quality anchor matches, the lower clamp of box deltas, ties at the
+#   100th detection, frozen BN's eps, image resizing, training image filtering.
+_base_ = './_base_/faster-rcnn_r50_fpn_mrcnn-benchmark_90k_coco.py'
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 # ImageNet weights for this backbone made here instead (8 GPUs):
 #   tools/dist_train.sh configs/pretrain/resnet50_bn_8xb32_in1k.py 8
@@ -21,10 +22,8 @@ custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 #   model.backbone.init_cfg.checkpoint=work_dirs/resnet50_bn_8xb32_in1k/epoch_100.pth
 pretrain_config = 'configs/pretrain/resnet50_bn_8xb32_in1k.py'
 
+# mmdet's base already freezes the stem and stage 1 and keeps BN in eval; requires_grad=False freezes γ/β too.
 model = dict(
     backbone=dict(
-        frozen_stages=1,
         norm_cfg=dict(type='BN', requires_grad=False),
-        norm_eval=True,
-        style='pytorch',
         init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')))

@@ -1,12 +1,15 @@
 # Group Whitening (Huang et al., CVPR 2021, arXiv 2009.13333), Table 2, row "GN", column "2fc head":
 # Faster R-CNN R-50-FPN 1x, box AP 36.32 (COCO minival, maskrcnn-benchmark).
-# As the authors' config (e2e_faster_rcnn_R_50_0selfStep_1FPN_2fc_1x_GN.yaml): GN(32) in every backbone
-# position (stem and bottlenecks, StemWithGN/BottleneckWithGN), no norm in the FPN, 2fc head; schedule as
-# the BN-frozen row (maskrcnn-benchmark 1x, 90k iterations, batch 16).
-# Pretrained: the authors used their own ImageNet GN ResNet-50 (pytorch style, not published). Here: the
-# public Detectron GN ResNet-50 (open-mmlab://detectron/resnet50_gn, downloaded by mmengine) that mmdet's
-# gn/ configs use, with its caffe-style input (BGR, mean subtraction only) -- a different ImageNet model, so
-# the result need not match 36.32.
+# As the authors' code (maskrcnn_debug/configs/e2e_faster_rcnn_R_50_0selfStep_1FPN_2fc_1x_GN.yaml, run with
+# FPN_POST_NMS_TOP_N_TRAIN 2000): GN(32) in every backbone position (StemWithGN/BottleneckWithGN, the
+# shortcut's too), trained, stem and stage 1 frozen; no norm in the FPN; 2fc head; the rest as
+# faster-rcnn-2fc_r50_fpn_bn-frozen_90k_coco.py, except:
+# - weights and input: theirs an ImageNet GN ResNet-50 of their own (pytorch style, RGB with torchvision's
+#   mean/std), not published. Here the public Detectron GN ResNet-50 (open-mmlab://detectron/resnet50_gn,
+#   downloaded by mmengine) that mmdet's gn/ configs use, with its caffe-style input (BGR, mean subtraction
+#   only): a different ImageNet model, so the result need not match 36.32;
+# - the differences all configs of this folder share (README.md, "Where the configs differ from the paper"),
+#   frozen BN's eps aside (no BN here).
 _base_ = './faster-rcnn-2fc_r50_fpn_bn-frozen_90k_coco.py'
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 # ImageNet weights for this backbone made here instead (8 GPUs; the authors' protocol: their own ImageNet

@@ -1,13 +1,18 @@
 # Group Whitening (Huang et al., CVPR 2021, arXiv 2009.13333), Table 3, row "GN":
 # Mask R-CNN ResNeXt-101 32x8d-FPN 1x, box AP 42.18 / mask AP 37.54 (COCO minival, maskrcnn-benchmark).
-# As the authors' config (e2e_mask_rcnn_X_101_32x8d_FPN_2Xconv_1Image_1x_GN.yaml): GN(32) in every backbone
-# position, in the FPN, after the 4 convs of the box head and after the 4 convs of the mask head;
-# schedule as the BN-frozen row (8 GPUs x 1 image, lr 0.01, 180k iterations).
+# As the authors' code (maskrcnn_debug/configs/e2e_mask_rcnn_X_101_32x8d_FPN_2Xconv_1Image_1x_GN.yaml, run
+# with FPN_POST_NMS_TOP_N_TRAIN 1000): GN(32) in every backbone position (StemWithGN/BottleneckWithGN),
+# trained, stem and stage 1 frozen; GN(32) in the FPN, after the 4 convs of the box head (XConvFCBBoxHead,
+# convs without bias, one ReLU after the last) and after the 4 convs of the mask head (each with its ReLU);
+# RGB input with torchvision's mean/std; the rest as mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py.
 # Pretrained: an ImageNet GN ResNeXt-101 32x8d, which no one publishes: the authors trained their own
 # (classification/ImageNet/experiments/ResNeXt101_GN_G32.sh in their repository). Train one and save its
 # torchvision-style state dict (keys conv1, bn1, layer1.0.conv1, layer1.0.bn1, ...; a 'state_dict' wrapper
 # and 'module.' prefixes are fine) as checkpoints/gn_resnext101_32x8d_imagenet.pth; training stops with
-# FileNotFoundError and this recipe while the file is missing. Input: RGB with torchvision's mean/std.
+# FileNotFoundError and this recipe while the file is missing. Except:
+# - weights: yours, not theirs (above);
+# - the differences all configs of this folder share (README.md, "Where the configs differ from the paper"),
+#   frozen BN's eps aside (no BN here).
 _base_ = './mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py'
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 

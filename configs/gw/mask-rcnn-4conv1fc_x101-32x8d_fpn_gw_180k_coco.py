@@ -1,16 +1,20 @@
 # Group Whitening (Huang et al., CVPR 2021, arXiv 2009.13333), Table 3, row "GW":
 # Mask R-CNN ResNeXt-101 32x8d-FPN 1x, box AP 44.41 / mask AP 39.17 (COCO minival, maskrcnn-benchmark).
-# As the authors' config (e2e_mask_rcnn_X_101_32x8d_FPN_2Xconv_1Image_1x_GW.yaml): GW(64) after the stem conv
-# and each bottleneck's grouped 3x3 conv, frozen BN elsewhere, stem and stage 1 frozen; GW(64) in the FPN,
-# after the 4 convs of the box head and after the 4 convs of the mask head (convs without bias); schedule
-# as the BN-frozen row (8 GPUs x 1 image, lr 0.01, 180k iterations).
+# As the authors' code (maskrcnn_debug/configs/e2e_mask_rcnn_X_101_32x8d_FPN_2Xconv_1Image_1x_GW.yaml, run
+# with FPN_POST_NMS_TOP_N_TRAIN 1000): GW(64) after the stem conv and each bottleneck's grouped 3x3 conv,
+# frozen BN elsewhere, stem and stage 1 frozen; GW(64) in the FPN (FPN.USE_GN 'IGWItN'), after the 4 convs of
+# the box head (XConvFCBBoxHead, convs without bias, one ReLU after the last) and after the 4 convs of the
+# mask head (each with its ReLU); RGB input with torchvision's mean/std; the rest as
+# mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py.
 # Pretrained: the authors' ImageNet GW ResNeXt-101 32x8d (80.43 top-1), converted locally:
 #   1. download it from the README of github.com/huangleiBuaa/GroupWhitening ("ResNeXt-101 ... pth",
 #      Google Drive file 1lVAvTSCnHs-Ij5gt7ubQvLmZzUQdKUNt);
 #   2. python tools/model_converters/gw2normdet.py <downloaded.pth>
 #      checkpoints/gw_resnext101_32x8d_imagenet_converted.pth
-# Training stops with FileNotFoundError and these steps when the file is missing. Input: RGB with
-# torchvision's mean/std, as the authors'.
+# Training stops with FileNotFoundError and these steps when the file is missing. Except:
+# - GW's eps: 1e-5 added to each group covariance (mmcv's build_norm_layer passes it), where their GroupItN
+#   adds none;
+# - the differences all configs of this folder share (README.md, "Where the configs differ from the paper").
 _base_ = './mask-rcnn-4conv1fc_x101-32x8d_fpn_bn-frozen_180k_coco.py'
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 

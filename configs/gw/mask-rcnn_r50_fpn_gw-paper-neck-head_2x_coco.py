@@ -1,6 +1,9 @@
 # The GN protocol of mmdet's gn/mask-rcnn_r50_fpn_gn-all_2x_coco.py (Wu & He, ECCV 2018; mmdet model zoo:
 # 40.2 box / 36.4 mask AP on COCO val2017) with Group Whitening (Huang et al., CVPR 2021) in place of GN.
 # No published reference number for this combination; the GN row above is the one to compare with.
+# Named gw-paper-neck-head, not gw-all as mmdet's gn-all: GW sits in the FPN and the heads but, in the
+# backbone, only at the GW paper's positions (below). mmdet's protocol throughout, not maskrcnn-benchmark's
+# (the Table 2/3 configs of this folder are the authors').
 # Kept from the GN config: Mask R-CNN R-50-FPN, 24 epochs (lr 0.02, batch 16 = 8 GPUs x 2 images, steps
 # 16/22, mmdet's warm-up), the norm in the FPN, after the 4 convs of the box head (Shared4Conv1FCBBoxHead)
 # and after the 4 convs of the mask head -- here GW(64).

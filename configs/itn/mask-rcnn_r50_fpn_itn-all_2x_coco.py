@@ -3,12 +3,12 @@
 # No published number for this detection setting is known to us.
 # Kept from the GN config: Mask R-CNN R-50-FPN, 24 epochs (lr 0.02, batch 16 = 8 GPUs x 2 images, steps
 # 16/22), the norm in the FPN, after the 4 convs of the box head (Shared4Conv1FCBBoxHead) and after the 4
-# convs of the mask head -- here ItN. As ../gw/mask-rcnn_r50_fpn_gw-all_2x_coco.py but:
+# convs of the mask head -- here ItN. As ../gw/mask-rcnn_r50_fpn_gw-paper-neck-head_2x_coco.py but:
 # Backbone: ItN at GW's positions of a frozen-BN torchvision ResNet-50, learning its statistics
 # (../_base_/models/r50_batch-stats-norm-at-gw-positions.py).
 # ItN whitens groups of 64 channels over the batch of each GPU (T=5); its authors call it slow and
 # advise few placements: expect a slower backbone.
-_base_ = ['../gw/mask-rcnn_r50_fpn_gw-all_2x_coco.py', '../_base_/models/r50_batch-stats-norm-at-gw-positions.py']
+_base_ = ['../gw/mask-rcnn_r50_fpn_gw-paper-neck-head_2x_coco.py', '../_base_/models/r50_batch-stats-norm-at-gw-positions.py']
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 # ImageNet weights for this backbone made here instead (8 GPUs):
 #   tools/dist_train.sh configs/pretrain/resnet50_itn-gwpos_8xb32_in1k.py 8

@@ -6,7 +6,7 @@
 # ./resnet50_bn_8xb32_in1k.py. Also different: normdet's GW adds eps=1e-5 (mmcv's default) to each group's
 # covariance, the authors' GroupItN none.
 # Its checkpoint is the backbone of ../gw/faster-rcnn-*_r50_fpn_gw_90k_coco.py and
-# ../gw/mask-rcnn_r50_fpn_gw-all_2x_coco.py (see README.md for the init_cfg).
+# ../gw/mask-rcnn_r50_fpn_gw-paper-neck-head_2x_coco.py (see README.md for the init_cfg).
 # Train: tools/dist_train.sh configs/pretrain/resnet50_gw-paper_8xb32_in1k.py 8
 _base_ = './resnet50_bn_8xb32_in1k.py'
 

@@ -1,7 +1,8 @@
 # maskrcnn-benchmark's COCO "1x" schedule for 8 GPUs x 1 image, as in Group Whitening (Huang et al., CVPR 2021)
 # Table 3 (Mask R-CNN ResNeXt-101 32x8d): SGD lr 0.01, 180k iterations, lr x0.1 at 120k and 160k; the rest as
 # mrcnn-benchmark_1x-90k.py (warm-up 500 iterations from 1/3, biases 2x lr and no weight decay).
-# The configs using it set train_dataloader batch_size=1 (8 GPUs x 1 image = batch 8).
+# The configs using it set train_dataloader batch_size=1 (8 GPUs x 1 image = batch 8), as
+# ../../gw/_base_/mask-rcnn_r50_fpn_mrcnn-benchmark_180k_coco.py does.
 _base_ = './mrcnn-benchmark_1x-90k.py'
 
 max_iters = 180000

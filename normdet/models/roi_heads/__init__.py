@@ -1,0 +1,3 @@
+from .bbox_heads import XConvFCBBoxHead
+
+__all__ = ['XConvFCBBoxHead']
