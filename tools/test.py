@@ -11,7 +11,7 @@ from normdet.engine.entrypoints import parse_tool_args, test
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='MMDet test (and eval) a model')
+    parser = argparse.ArgumentParser(description='MMDet (or, by the config, MMPretrain) test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the directory to save the file containing evaluation metrics')
@@ -20,9 +20,9 @@ def parse_args():
     parser.add_argument(
         '--show-dir',
         help='directory where painted images will be saved. If specified, it will be automatically '
-        'saved to the work_dir/timestamp/show_dir')
+        'saved to the work_dir/timestamp/show_dir (classification configs: to this directory, as mmpretrain)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument('--tta', action='store_true', help='test-time augmentation (flip), as mmdet')
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation (flip), as mmdet or, for classification configs, mmpretrain')
     return parse_tool_args(parser)
 
 

@@ -76,13 +76,21 @@ def apply_train_args(cfg, amp=False, auto_scale_lr=False, resume=None):
     return cfg
 
 
+def is_classification(cfg) -> bool:
+    """Whether ``cfg`` is an mmpretrain (classification) config: its ``default_scope`` says so, as it says
+    which registry the runner builds from."""
+    return cfg.get('default_scope') == 'mmpretrain'
+
+
 def apply_tta(cfg):
-    """Test-time augmentation as mmdet's ``tools/test.py --tta``: ``cfg.tta_model`` wraps the model
-    (default ``DetTTAModel``, NMS 0.5, 100 per image) and ``cfg.tta_pipeline`` (default: the test
-    pipeline with flipped and unflipped views) replaces the test pipeline."""
+    """Test-time augmentation as the ``--tta`` of mmdet's (detection) or mmpretrain's (classification)
+    ``tools/test.py``: ``cfg.tta_model`` wraps the model (default ``DetTTAModel`` with NMS 0.5 and 100 per
+    image, or ``AverageClsScoreTTA``) and ``cfg.tta_pipeline`` (default: the test pipeline with flipped and
+    unflipped views) replaces the test pipeline."""
+    classification = is_classification(cfg)
     if 'tta_model' not in cfg:
         warnings.warn('Cannot find ``tta_model`` in config, we will set it as default.')
-        cfg.tta_model = dict(
+        cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA') if classification else dict(
             type='DetTTAModel', tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
     if 'tta_pipeline' not in cfg:
         warnings.warn('Cannot find ``tta_pipeline`` in config, we will set it as default.')
@@ -90,17 +98,44 @@ def apply_tta(cfg):
         while 'dataset' in test_data_cfg:
             test_data_cfg = test_data_cfg['dataset']
         cfg.tta_pipeline = deepcopy(test_data_cfg.pipeline)
+        pack = [test_data_cfg.pipeline[-1]] if classification else [dict(
+            type='PackDetInputs',
+            meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction'))]
         cfg.tta_pipeline[-1] = dict(
-            type='TestTimeAug',
-            transforms=[
-                [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
-                [dict(type='PackDetInputs',
-                      meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
-                                 'flip_direction'))],
-            ])
+            type='TestTimeAug', transforms=[[dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+                                            pack])
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
     return cfg
+
+
+def apply_show_args(cfg, args):
+    """``--show``/``--show-dir``/``--wait-time`` as mmdet's ``tools/test.py`` (its
+    ``trigger_visualization_hook``) or, for a classification config, mmpretrain's (the config's
+    ``VisualizationHook`` enabled for every image)."""
+    if not is_classification(cfg):
+        from mmdet.engine.hooks.utils import trigger_visualization_hook
+        return trigger_visualization_hook(cfg, args)
+    if getattr(args, 'tta', False):
+        # mmpretrain's VisualizationHook draws one image per sample and fails on TTA's tuple of views.
+        raise ValueError(f'--tta with --show/--show-dir is not supported for classification configs such as '
+                         f'{args.config} (mmpretrain cannot paint augmented views); run them separately')
+    if 'visualization' not in cfg.default_hooks:
+        raise ValueError(f'--show/--show-dir need a VisualizationHook in default_hooks of {args.config}; '
+                         f"add default_hooks=dict(visualization=dict(type='VisualizationHook'))")
+    cfg.default_hooks.visualization.update(enable=True, show=args.show, wait_time=args.wait_time,
+                                           out_dir=args.show_dir, interval=1)
+    return cfg
+
+
+def dump_results_metric(cfg, out_file):
+    """``--out``: the metric that pickles the predictions, mmdet's ``DumpDetResults`` or, for a
+    classification config, mmengine's ``DumpResults`` (as mmpretrain's ``tools/test.py``)."""
+    if is_classification(cfg):
+        from mmengine.evaluator import DumpResults
+        return DumpResults(out_file_path=out_file)
+    from mmdet.evaluation import DumpDetResults
+    return DumpDetResults(out_file_path=out_file)
 
 
 # @record: under torchrun, a failing process's exception (not only its exit code) goes into the job's
@@ -120,20 +155,18 @@ def train(args):
 @record
 def test(args):
     """Body of ``tools/test.py``: evaluate ``args.checkpoint`` on the test set; returns the metrics."""
-    from mmdet.engine.hooks.utils import trigger_visualization_hook
-    from mmdet.evaluation import DumpDetResults
     from mmdet.utils import setup_cache_size_limit_of_dynamo
 
     setup_cache_size_limit_of_dynamo()
     cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
-        cfg = trigger_visualization_hook(cfg, args)
+        cfg = apply_show_args(cfg, args)
     if args.tta:
         cfg = apply_tta(cfg)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'The dump file must be a pkl file, got {args.out}')
     runner = build_runner(cfg)
     if args.out is not None:
-        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+        runner.test_evaluator.metrics.append(dump_results_metric(cfg, args.out))
     return runner.test()

@@ -143,6 +143,10 @@ val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dat
 test_dataloader = val_dataloader
 train_cfg = dict(max_epochs=1)
 default_hooks = dict(logger=dict(interval=1))
+# The folder's 2 classes (the painted labels index the dataset's class names).
+model = dict(head=dict(num_classes=2))
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
 """
 
 
@@ -170,9 +174,21 @@ def test_tools_train_and_test_a_pretraining_config_and_a_detector_loads_it(tmp_p
                       '--auto-scale-lr'], cwd=str(tmp_path))
     assert re.search(r'Epoch\(val\) \[1\]\[2/2\].*accuracy/top1: [\d.]+', train.stdout)
     checkpoint = str(work_dir / 'epoch_1.pth')
+    # mmpretrain's flags on a classification config: painted images, then flip TTA with dumped predictions.
     test = run_tool([sys.executable, osp.join(REPO, 'tools', 'test.py'), str(config), checkpoint,
-                     '--work-dir', str(tmp_path / 'test')], cwd=str(tmp_path))
+                     '--work-dir', str(tmp_path / 'test'), '--show-dir', 'painted'], cwd=str(tmp_path))
     assert re.search(r'Epoch\(test\) \[2/2\].*accuracy/top1: [\d.]+', test.stdout)
+    # mmpretrain writes them where --show-dir says (mmdet: under the work dir), named after the image file.
+    painted = list((tmp_path / 'painted').glob('*.png'))
+    assert painted and all(cv2.imread(str(path)) is not None for path in painted)
+    out = tmp_path / 'predictions.pkl'
+    tta = run_tool([sys.executable, osp.join(REPO, 'tools', 'test.py'), str(config), checkpoint, '--work-dir',
+                    str(tmp_path / 'tta'), '--tta', '--out', str(out)], cwd=str(tmp_path))
+    assert re.search(r'Epoch\(test\) \[2/2\].*accuracy/top1: [\d.]+', tta.stdout)
+    import pickle
+    with open(out, 'rb') as f:
+        predictions = pickle.load(f)
+    assert len(predictions) == 4 and all('pred_score' in p for p in predictions)
 
     with mmengine_checkpoint_globals():
         state_dict = torch.load(checkpoint, map_location='cpu')['state_dict']
