@@ -4,4 +4,4 @@ _base_ = './faster-rcnn-2fc_r18-w32_fpn_gn_400it_shapes.py'
 gn = dict(type='GN', num_groups=32, requires_grad=True)
 model = dict(
     neck=dict(norm_cfg=gn),
-    roi_head=dict(bbox_head=dict(type='Shared4Conv1FCBBoxHead', conv_out_channels=64, norm_cfg=gn)))
+    roi_head=dict(bbox_head=dict(type='XConvFCBBoxHead', conv_out_channels=64, norm_cfg=gn)))

@@ -6,4 +6,4 @@ _base_ = './faster-rcnn-2fc_r18-w32_fpn_gw_400it_shapes.py'
 model = dict(
     neck=dict(norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)),
     roi_head=dict(
-        bbox_head=dict(type='Shared4Conv1FCBBoxHead', conv_out_channels=64, norm_cfg=dict(type='GW', num_groups=16))))
+        bbox_head=dict(type='XConvFCBBoxHead', conv_out_channels=64, norm_cfg=dict(type='GW', num_groups=16))))

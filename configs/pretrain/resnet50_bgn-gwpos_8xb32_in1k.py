@@ -4,7 +4,7 @@
 # BGN(32 groups), as in ../bgn/; protocol and its differences from the GW authors' scripts:
 # ./resnet50_bn_8xb32_in1k.py. Compare with ./resnet50_gw-paper_8xb32_in1k.py (77.72) and BN (76.23).
 # Its checkpoint can start ../bgn/faster-rcnn-*_r50_fpn_bgn_90k_coco.py and
-# ../bgn/mask-rcnn_r50_fpn_bgn-all_2x_coco.py in place of torchvision's BN ResNet-50 (see README.md).
+# ../bgn/mask-rcnn_r50_fpn_bgn-gwpos-neck-head_2x_coco.py in place of torchvision's BN ResNet-50 (see README.md).
 # Train: tools/dist_train.sh configs/pretrain/resnet50_bgn-gwpos_8xb32_in1k.py 8
 _base_ = './resnet50_bn_8xb32_in1k.py'
 

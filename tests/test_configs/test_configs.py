@@ -109,7 +109,7 @@ def test_gw_table3_mask_rcnn_x101():
     ('swbn', 'StochasticWhiteningBN', ('num_channels', 64)),
 ])
 def test_gn_protocol_with_each_norm_in_place_of_gn(method, cls_name, arg):
-    cfg, model = paper_config(f'{method}/mask-rcnn_r50_fpn_{method}-all_2x_coco.py')
+    cfg, model = paper_config(f'{method}/mask-rcnn_r50_fpn_{method}-gwpos-neck-head_2x_coco.py')
     kinds = norms_by_kind(model)
     assert 'GroupNorm' not in kinds and 'GroupWhitening' not in kinds  # nothing of GN/GW leaked
     placed = kinds[cls_name]

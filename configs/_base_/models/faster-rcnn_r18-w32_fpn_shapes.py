@@ -2,7 +2,8 @@
 # (base_channels=32) as PositionNormResNet, so that any norm can sit at any position and a classifier
 # pretrained on shape crops (configs/paper_table/resnet18-w32_*_shapes-crops.py) initialises it key for
 # key; FPN of 64 channels; anchors of scale 4 for the 14-px objects. The box head is set by each config:
-# 2fc (Shared2FCBBoxHead) or 4conv1fc (Shared4Conv1FCBBoxHead), as the two columns of the GW paper's Table 2.
+# 2fc (Shared2FCBBoxHead) or 4conv1fc (XConvFCBBoxHead, the authors' head), as the two columns of the GW
+# paper's Table 2.
 _base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
 
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
