@@ -60,6 +60,11 @@ def schedule_options(iters):
             f'default_hooks.checkpoint.interval={iters}', f'default_hooks.logger.interval={min(iters, 50)}']
 
 
+def cfg_options(*options):
+    """``--cfg-options`` and its values, or nothing when there are none (argparse refuses the flag alone)."""
+    return ['--cfg-options', *options] if options else []
+
+
 def run_cell(cmd, label, index, total):
     start = time.perf_counter()
     print(f'[{index}/{total}] {label} ...', flush=True)
@@ -82,8 +87,9 @@ def paper_table(out_dir, work_root, pretrain_iters=None, det_iters=None, num_cro
     for row, config in PRETRAIN_CONFIGS.items():
         index += 1
         work_dir = osp.join(work_root, 'pretrain', osp.splitext(config)[0])
-        seconds = run_cell([python, TRAIN, osp.join(CONFIGS, config), '--work-dir', work_dir, '--cfg-options',
-                            *schedule_options(pretrain_iters), *crops], f'pretrain {row}: {config}', index, total)
+        seconds = run_cell([python, TRAIN, osp.join(CONFIGS, config), '--work-dir', work_dir,
+                            *cfg_options(*schedule_options(pretrain_iters), *crops)], f'pretrain {row}: {config}',
+                           index, total)
         top1 = [r['accuracy/top1'] for r in newest_scalars(work_dir) if 'accuracy/top1' in r]
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
@@ -98,8 +104,9 @@ def paper_table(out_dir, work_root, pretrain_iters=None, det_iters=None, num_cro
             work_dir = osp.join(work_root, name)
             init_options = ([f'model.backbone.init_cfg.checkpoint={results["pretrain"][row]["checkpoint"]}']
                             if init == 'pretrained' else FROM_SCRATCH)
-            seconds = run_cell([python, SHAPES_DEMO, config, '--work-dir', work_dir, '--cfg-options', *init_options,
-                                *schedule_options(det_iters), *images], f'{row} {head} {init}', index, total)
+            seconds = run_cell([python, SHAPES_DEMO, config, '--work-dir', work_dir,
+                                *cfg_options(*init_options, *schedule_options(det_iters), *images)],
+                               f'{row} {head} {init}', index, total)
             with open(osp.join(work_dir, 'demo_results.json')) as f:
                 cell = json.load(f)
             cell.update(row=row, head=head, init=init, paper_box_ap=paper, seconds=seconds,

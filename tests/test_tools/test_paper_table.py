@@ -7,11 +7,30 @@ import sys
 
 import pytest
 
-from tool_runs import REPO, TIMEOUT, tool_env
-
-pytestmark = pytest.mark.slow
+from tool_runs import REPO, TIMEOUT, load_script, tool_env
 
 
+def test_the_full_size_run_passes_no_empty_cfg_options(monkeypatch, tmp_path):
+    """At full size nothing is overridden: the commands carry no --cfg-options (argparse refuses the flag
+    without values, which stopped the first real `make paper-table`)."""
+    paper_table = load_script('demo/paper_table.py')
+    commands = []
+
+    class Stop(Exception):
+        pass
+
+    def first_cell(cmd, *args):
+        commands.append(cmd)
+        raise Stop
+
+    monkeypatch.setattr(paper_table, 'run_cell', first_cell)
+    with pytest.raises(Stop):
+        paper_table.paper_table(str(tmp_path / 'out'), str(tmp_path / 'work'))
+    assert '--cfg-options' not in commands[0]
+    assert paper_table.cfg_options() == [] and paper_table.cfg_options('a=1') == ['--cfg-options', 'a=1']
+
+
+@pytest.mark.slow
 def test_paper_table_runs_end_to_end_on_a_tiny_schedule(tmp_path):
     out = tmp_path / 'results'
     cmd = [sys.executable, osp.join(REPO, 'demo', 'paper_table.py'), '--out', str(out), '--pretrain-iters', '2',
