@@ -17,8 +17,15 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
         x_{bn} = \frac{x_{gn} - μ}{\sqrt{σ^2 + ε}}, \qquad
         y = (w·x_{gn} + (1 - w)·x_{bn})·γ + β, \quad w = \mathrm{sigmoid}(λ),
 
-    with one learnable scalar λ (``mix_logit``) initialised to 1.0, as in the authors' code. GN uses the
-    biased variance and ε inside the square root, as ``nn.GroupNorm``.
+    with one learnable scalar λ (``mix_logit``) initialised to 1.0, as in the authors' code.
+
+    ``denominator`` says what both parts divide by. ``'sqrt_var'`` (default): √(σ² + ε) with the biased
+    variance, as ``nn.GroupNorm`` and ``nn.BatchNorm2d``, so that λ → +∞ is ``nn.GroupNorm`` exactly and
+    the GN part runs torch's fused kernel. ``'std'``: the unbiased standard deviation plus ε, (x − μ)/(s + ε),
+    as the authors' ``GNPlusSequentialGNFirst`` (``x.std()`` is unbiased in torch); evaluation then divides by
+    √(running variance) + ε. The two differ by the factor √(m/(m − 1)) of the m values behind a statistic
+    and by where ε enters: negligible for a detector's groups (m in the thousands) but not for the batch
+    part at 2 images per GPU with ``batch_stats='position'`` (m = 2).
 
     ``batch_stats='channel'`` (default, the detection-safe form): μ, σ² per channel over (N, *spatial) in
     training, running mean and (unbiased) variance with torch's BatchNorm momentum in evaluation, so it works
@@ -35,6 +42,7 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
         momentum (float, optional): running statistics momentum (``'channel'`` only). Default: 0.1.
         affine (bool): learn a per-channel weight and bias. Default: True.
         batch_stats (str): ``'channel'`` or ``'position'``. Default: ``'channel'``.
+        denominator (str): ``'sqrt_var'`` or ``'std'`` (the authors'). Default: ``'sqrt_var'``.
 
     Shape:
         - Input: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)
@@ -50,14 +58,15 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
     _abbr_ = 'gnp'
     _small_cfg_ = dict(num_groups=4)
     _paper_cfg_ = dict(num_groups=32)
-    _choices_ = dict(batch_stats=('channel', 'position'))
+    _choices_ = dict(batch_stats=('channel', 'position'), denominator=('sqrt_var', 'std'))
 
     def __init__(self, num_features: int, num_groups: int = 32, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = True, batch_stats: str = 'channel') -> None:
+                 affine: bool = True, batch_stats: str = 'channel', denominator: str = 'sqrt_var') -> None:
         super().__init__(num_features, eps=eps, affine=affine)
         self.num_groups = num_groups
         self.momentum = momentum
         self.batch_stats = batch_stats
+        self.denominator = denominator
         self.mix_logit = nn.Parameter(torch.empty(()))
         self._register_running_stats(num_features, track_running_stats=batch_stats == 'channel')
 
@@ -74,6 +83,21 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
         return [f"batch_stats='position' takes its statistics over the images of a batch, but {loaders} (valid: "
                 f"batch_stats='channel', or batch_size >= 2)"]
 
+    def _divide(self, xc: Tensor, var: Tensor, count) -> Tensor:
+        """Centred values over the denominator: √(var + ε), or √(var·m/(m − 1)) + ε for ``'std'``, with ``var``
+        the biased variance of ``count`` = m values (None: ``var`` is already unbiased)."""
+        if self.denominator == 'sqrt_var':
+            return xc * torch.rsqrt(var + self.eps)
+        unbiased = var if count is None else var * (count / (count - 1))
+        return xc / (unbiased.sqrt() + self.eps)
+
+    def _group_standardize(self, x: Tensor) -> Tensor:
+        if self.denominator == 'sqrt_var':
+            return F.group_norm(x, self.num_groups, eps=self.eps)
+        rows = x.reshape(x.size(0), self.num_groups, -1)
+        var, mean = torch.var_mean(rows, dim=2, correction=0, keepdim=True)
+        return self._divide(rows - mean, var, rows.size(2)).view(x.shape)
+
     def _batch_standardize(self, x_gn: Tensor) -> Tensor:
         if self.batch_stats == 'position':
             if x_gn.size(0) < 2:
@@ -81,15 +105,24 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
                                  f"at least 2 samples, got input of shape {tuple(x_gn.shape)}; use "
                                  f"batch_stats='channel' for batches of one image")
             var, mean = torch.var_mean(x_gn, dim=0, correction=0, keepdim=True)
-            return (x_gn - mean) * torch.rsqrt(var + self.eps)
-        return self._standardize(x_gn, dims=(0, ) + tuple(range(2, x_gn.dim())))
+            return self._divide(x_gn - mean, var, x_gn.size(0))
+        dims = (0, ) + tuple(range(2, x_gn.dim()))
+        if self.denominator == 'sqrt_var':
+            return self._standardize(x_gn, dims)
+        shape = [1 if d in dims else x_gn.size(d) for d in range(x_gn.dim())]
+        if self._uses_batch_stats():
+            mean, var, count = self._batch_stats(x_gn, dims)
+            self._update_running_stats(mean, var, count)
+            return self._divide(x_gn - mean.view(shape), var.view(shape), count)
+        mean, var = self.running_mean.to(x_gn.dtype), self.running_var.to(x_gn.dtype)  # unbiased already
+        return self._divide(x_gn - mean.view(shape), var.view(shape), None)
 
     def _normalize(self, x: Tensor) -> Tensor:
-        x_gn = F.group_norm(x, self.num_groups, eps=self.eps)
+        x_gn = self._group_standardize(x)
         x_bn = self._batch_standardize(x_gn)
         w = torch.sigmoid(self.mix_logit.to(x.dtype))
         return torch.lerp(x_bn, x_gn, w)
 
     def extra_repr(self) -> str:
         return (f'{self.num_features}, num_groups={self.num_groups}, eps={self.eps}, momentum={self.momentum}, '
-                f'affine={self.affine}, batch_stats={self.batch_stats!r}')
+                f'affine={self.affine}, batch_stats={self.batch_stats!r}, denominator={self.denominator!r}')

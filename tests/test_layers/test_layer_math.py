@@ -220,6 +220,52 @@ def test_gnplus_position_mode_is_the_authors_form():
         gnp(x[:1])
 
 
+def authors_gnplus(x, num_groups, lam, eps, batch_dims):
+    """GN+ as the authors' GNPlusSequentialGNFirst computes it: (x − mean) / (unbiased std + eps) for the
+    groups and then over `batch_dims` of the GN output; re-derived with torch's std (unbiased)."""
+    n, c = x.shape[:2]
+    rows = x.reshape(n, num_groups, -1)
+    x_gn = ((rows - rows.mean(2, keepdim=True)) / (rows.std(2, keepdim=True) + eps)).reshape(x.shape)
+    x_bn = (x_gn - x_gn.mean(batch_dims, keepdim=True)) / (x_gn.std(batch_dims, keepdim=True) + eps)
+    w = torch.sigmoid(torch.as_tensor(lam, dtype=x.dtype))
+    return w * x_gn + (1 - w) * x_bn, x_gn
+
+
+@pytest.mark.parametrize('batch_stats,batch_dims', [('position', (0, )), ('channel', (0, 2, 3))])
+def test_gnplus_std_denominator_is_the_authors_formula(batch_stats, batch_dims):
+    gnp = GroupNormPlus(6, num_groups=3, affine=False, batch_stats=batch_stats, denominator='std',
+                        momentum=None).double()
+    with torch.no_grad():
+        gnp.mix_logit.fill_(0.3)
+    seen = []
+    for _ in range(2):
+        x = randn(2, 6, 3, 4, requires_grad=True)  # 2 images: where the two conventions part most
+        x_ref = x.detach().clone().requires_grad_()
+        y, (y_ref, x_gn) = gnp(x), authors_gnplus(x_ref, 3, 0.3, gnp.eps, batch_dims)
+        torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
+        g = torch.randn_like(y)
+        torch.testing.assert_close(torch.autograd.grad(y, x, g)[0], torch.autograd.grad(y_ref, x_ref, g)[0],
+                                   rtol=1e-8, atol=1e-10)
+        seen.append(x_gn.detach())
+    if batch_stats == 'channel':  # eval: (x_gn − running mean) / (√running variance + eps), cumulative average
+        stacked = [v.transpose(0, 1).reshape(6, -1) for v in seen]
+        mean = sum(v.mean(1) for v in stacked) / 2
+        var = sum(v.var(1) for v in stacked) / 2
+        gnp.eval()
+        x = randn(1, 6, 3, 4)
+        _, x_gn = authors_gnplus(x, 3, 0.3, gnp.eps, batch_dims)
+        shape = (1, 6, 1, 1)
+        x_bn = (x_gn - mean.view(shape)) / (var.sqrt().view(shape) + gnp.eps)
+        w = torch.sigmoid(torch.tensor(0.3, **DOUBLE))
+        torch.testing.assert_close(gnp(x), w * x_gn + (1 - w) * x_bn, rtol=1e-10, atol=1e-10)
+    # The default convention differs here (m = 2 values per statistic of the batch part).
+    default = GroupNormPlus(6, num_groups=3, affine=False, batch_stats=batch_stats).double()
+    with torch.no_grad():
+        default.mix_logit.fill_(0.3)
+    x = randn(2, 6, 3, 4)
+    assert not torch.allclose(default(x), authors_gnplus(x, 3, 0.3, gnp.eps, batch_dims)[0], atol=1e-3)
+
+
 def test_gnplus_large_lambda_is_groupnorm():
     gnp = GroupNormPlus(8, num_groups=4).double()
     gn = nn.GroupNorm(4, 8).double()
