@@ -329,9 +329,15 @@ class _RunningStatsMixin:
             mean, var, count = self._batch_stats(x, dims)
             self._update_running_stats(mean, var, count)
         else:
-            mean, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
+            mean, var, count = self.running_mean.to(x.dtype), self.running_var.to(x.dtype), None
         shape = [1 if d in dims else x.size(d) for d in range(x.dim())]
-        return (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        return self._divide(x - mean.view(shape), var.view(shape), count)
+
+    def _divide(self, xc: Tensor, var: Tensor, count) -> Tensor:
+        """Centred values over √(var + ε): torch's BatchNorm. ``var`` is the biased variance of ``count``
+        values, or the (unbiased) running variance when ``count`` is None; a layer with another convention
+        overrides this."""
+        return xc * torch.rsqrt(var + self.eps)
 
     def _update_running_stats(self, mean: Tensor, var: Tensor, count) -> None:
         """Fold a batch's mean and biased variance, computed over `count` values each, into the buffers."""

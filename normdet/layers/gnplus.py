@@ -87,7 +87,7 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
         """Centred values over the denominator: √(var + ε), or √(var·m/(m − 1)) + ε for ``'std'``, with ``var``
         the biased variance of ``count`` = m values (None: ``var`` is already unbiased)."""
         if self.denominator == 'sqrt_var':
-            return xc * torch.rsqrt(var + self.eps)
+            return super()._divide(xc, var, count)
         unbiased = var if count is None else var * (count / (count - 1))
         return xc / (unbiased.sqrt() + self.eps)
 
@@ -106,16 +106,7 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
                                  f"batch_stats='channel' for batches of one image")
             var, mean = torch.var_mean(x_gn, dim=0, correction=0, keepdim=True)
             return self._divide(x_gn - mean, var, x_gn.size(0))
-        dims = (0, ) + tuple(range(2, x_gn.dim()))
-        if self.denominator == 'sqrt_var':
-            return self._standardize(x_gn, dims)
-        shape = [1 if d in dims else x_gn.size(d) for d in range(x_gn.dim())]
-        if self._uses_batch_stats():
-            mean, var, count = self._batch_stats(x_gn, dims)
-            self._update_running_stats(mean, var, count)
-            return self._divide(x_gn - mean.view(shape), var.view(shape), count)
-        mean, var = self.running_mean.to(x_gn.dtype), self.running_var.to(x_gn.dtype)  # unbiased already
-        return self._divide(x_gn - mean.view(shape), var.view(shape), None)
+        return self._standardize(x_gn, dims=(0, ) + tuple(range(2, x_gn.dim())))
 
     def _normalize(self, x: Tensor) -> Tensor:
         x_gn = self._group_standardize(x)
