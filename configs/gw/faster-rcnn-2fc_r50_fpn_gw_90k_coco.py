@@ -13,7 +13,7 @@
 # - GW's eps: 1e-5 added to each group covariance (mmcv's build_norm_layer passes it), where their GroupItN
 #   adds none;
 # - the differences all configs of this folder share (README.md, "Where the configs differ from the paper").
-_base_ = './faster-rcnn-2fc_r50_fpn_bn-frozen_90k_coco.py'
+_base_ = ['./faster-rcnn-2fc_r50_fpn_bn-frozen_90k_coco.py', './_base_/gw-paper_r50_imagenet-weights.py']
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 
 gw_norm_cfg = dict(type='GW', num_groups=64)
@@ -29,13 +29,4 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=False),
         stem_norm_cfg=gw_norm_cfg,
         norm2_cfg=gw_norm_cfg,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/gw_resnet50_imagenet_converted.pth'),
-        checkpoint_hint=(
-            "Download the GW authors' ImageNet GW ResNet-50 (README of github.com/huangleiBuaa/GroupWhitening, "
-            'Google Drive file 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA) and run: '
-            'python tools/model_converters/gw2normdet.py <downloaded.pth> '
-            'checkpoints/gw_resnet50_imagenet_converted.pth. '
-            'Or pretrain it: tools/dist_train.sh configs/pretrain/resnet50_gw-paper_8xb32_in1k.py 8 (one process: '
-            'python tools/train.py configs/pretrain/resnet50_gw-paper_8xb32_in1k.py), then train with --cfg-options '
-            'model.backbone.init_cfg.prefix=backbone. '
-            'model.backbone.init_cfg.checkpoint=work_dirs/resnet50_gw-paper_8xb32_in1k/epoch_100.pth')))
+        **_base_.gw_r50_imagenet_weights))

@@ -14,7 +14,7 @@
 #   python tools/model_converters/gw2normdet.py <downloaded.pth> checkpoints/gw_resnet50_imagenet_converted.pth
 # from the authors' ResNet-50 GW model (README of github.com/huangleiBuaa/GroupWhitening, Google Drive file
 # 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA). Training stops with FileNotFoundError and these steps when it is missing.
-_base_ = 'mmdet::gn/mask-rcnn_r50_fpn_gn-all_2x_coco.py'
+_base_ = ['mmdet::gn/mask-rcnn_r50_fpn_gn-all_2x_coco.py', './_base_/gw-paper_r50_imagenet-weights.py']
 custom_imports = dict(imports=['normdet'], allow_failed_imports=False)
 
 gw_norm_cfg = dict(type='GW', num_groups=64)
@@ -38,16 +38,7 @@ model = dict(
         stem_norm_cfg=gw_norm_cfg,
         norm2_cfg=gw_norm_cfg,
         style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/gw_resnet50_imagenet_converted.pth'),
-        checkpoint_hint=(
-            "Download the GW authors' ImageNet GW ResNet-50 (README of github.com/huangleiBuaa/GroupWhitening, "
-            'Google Drive file 1bNeTDhfu5jg8aBatOCSQAe_WzTouUfHA) and run: '
-            'python tools/model_converters/gw2normdet.py <downloaded.pth> '
-            'checkpoints/gw_resnet50_imagenet_converted.pth. '
-            'Or pretrain it: tools/dist_train.sh configs/pretrain/resnet50_gw-paper_8xb32_in1k.py 8 (one process: '
-            'python tools/train.py configs/pretrain/resnet50_gw-paper_8xb32_in1k.py), then train with --cfg-options '
-            'model.backbone.init_cfg.prefix=backbone. '
-            'model.backbone.init_cfg.checkpoint=work_dirs/resnet50_gw-paper_8xb32_in1k/epoch_100.pth')),
+        **_base_.gw_r50_imagenet_weights),
     neck=dict(norm_cfg=dict(_delete_=True, **gw_norm_cfg)),
     roi_head=dict(
         bbox_head=dict(norm_cfg=dict(_delete_=True, **gw_norm_cfg)),
