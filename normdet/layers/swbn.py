@@ -43,6 +43,10 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
     ``nn.BatchNorm2d`` exactly, and because mmcv's ``build_norm_layer`` passes 1e-5 to every norm it
     builds anyway (``dict(type='SWBN', eps=1e-8)`` gives the re-implementation's value).
 
+    Monitoring: after each training step ``last_covariance`` holds that batch's Σ (detached, (C/d, d, d); not
+    in the state_dict, None before the first step), so that :meth:`whitening_stats` can report how white the
+    layer's output was; ``WhiteningMonitorHook`` logs it over training.
+
     Memory: the output keeps the input's layout (a contiguous input gives a contiguous output), since
     mmcv's RoIAlign reads its input's storage as if it were contiguous.
 
@@ -86,9 +90,11 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
         self.symmetrize = symmetrize
         self._register_running_stats(num_features)
         self.register_buffer('whitening_matrix', torch.eye(self.group_size).repeat(self.num_groups, 1, 1))
+        self.last_covariance: Optional[Tensor] = None
 
     def reset_running_stats(self) -> None:
         super().reset_running_stats()
+        self.last_covariance = None
         self.whitening_matrix.copy_(torch.eye(self.group_size).expand_as(self.whitening_matrix))
 
     @torch.no_grad()
@@ -110,7 +116,8 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
         # whose output is already in the input's contiguous layout.
         x_hat = grouped_channels(self._standardize(x, dims=(0, ) + tuple(range(2, x.dim()))), self.group_size)
         if self.training and self.whitening_lr > 0:
-            self._whitening_step(self._group_covariance(x_hat.detach()))
+            self.last_covariance = self._group_covariance(x_hat.detach())
+            self._whitening_step(self.last_covariance)
         # A copy: the next training forward updates the buffer in place while this graph may still need W.
         w = self.whitening_matrix.to(x.dtype, copy=True)
         return torch.matmul(w, x_hat).view(x.shape)
@@ -120,6 +127,30 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
         """Σ of each group over the batch and positions, (C/d, d, d), from (N, C/d, d, L) rows."""
         xc = x_hat - x_hat.mean(dim=(0, 3), keepdim=True)
         return torch.matmul(xc, xc.transpose(-1, -2)).sum(0) / (x_hat.size(0) * x_hat.size(3))
+
+    @torch.no_grad()
+    def whitening_stats(self) -> Optional[dict]:
+        r"""How white the last training batch left the output, per group: with M = WΣWᵀ (W the matrix this
+        layer applied, Σ = ``last_covariance``), ``kl`` = ½(tr M − ln det M) − d/2 and ``fro`` =
+        ½‖I − M‖_F (the two criteria, 0 when M = I; ``kl`` is inf where M is singular), and ``cond`` = the
+        condition number of W (2-norm). Float64 tensors of shape (C/d,); None before the first step.
+
+        Example::
+
+            >>> swbn = StochasticWhiteningBN(8, group_size=4, whitening_lr=0.1)
+            >>> _ = swbn(torch.randn(16, 8, 5, 5))
+            >>> sorted(swbn.whitening_stats())
+            ['cond', 'fro', 'kl']
+        """
+        if self.last_covariance is None:
+            return None
+        w = self.whitening_matrix.double()
+        m = w @ self.last_covariance.double() @ w.transpose(1, 2)
+        eye = torch.eye(m.size(-1), dtype=m.dtype, device=m.device)
+        sign, logdet = torch.linalg.slogdet(m)
+        kl = (m.diagonal(dim1=1, dim2=2).sum(-1) - logdet) / 2 - m.size(-1) / 2
+        kl = torch.where(sign > 0, kl, torch.full_like(kl, float('inf')))
+        return dict(kl=kl, fro=torch.linalg.matrix_norm(eye - m) / 2, cond=torch.linalg.cond(w))
 
     def extra_repr(self) -> str:
         return (f'{self.num_features}, group_size={self.group_size}, num_groups={self.num_groups}, '

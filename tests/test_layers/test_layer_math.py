@@ -432,6 +432,45 @@ def test_swbn_symmetric_steps_reach_the_zca_matrix_and_unsymmetrized_ones_keep_a
     np.testing.assert_allclose(drifting.whitening_matrix[0].numpy(), rotated, atol=1e-10)
 
 
+def test_swbn_whitening_stats_are_the_criteria_of_the_last_batch():
+    """KL and Frobenius criteria of M = WΣWᵀ from M's eigenvalues (Σ from the input by numpy), cond(W) from
+    W's singular values; None before a step, after reset_running_stats and with whitening_lr=0."""
+    swbn = StochasticWhiteningBN(8, group_size=4, whitening_lr=0.3, affine=False).double()
+    assert swbn.whitening_stats() is None
+    mixing = torch.eye(8, **DOUBLE) + 0.5 * torch.randn(8, 8, **DOUBLE)
+    for _ in range(3):
+        x = (randn(16, 8, 5) .transpose(1, 2) @ mixing.T).transpose(1, 2)
+        swbn(x)
+    a = x.transpose(1, 2).reshape(-1, 8).numpy()
+    x_hat = (a - a.mean(0)) / np.sqrt(a.var(0) + swbn.eps)
+    stats = swbn.whitening_stats()
+    for g in range(2):
+        block = x_hat[:, 4 * g:4 * g + 4]
+        sigma = (block - block.mean(0)).T @ (block - block.mean(0)) / len(block)
+        w = swbn.whitening_matrix[g].numpy()
+        lam = np.linalg.eigvalsh(w @ sigma @ w.T)
+        np.testing.assert_allclose(stats['kl'][g].item(), 0.5 * np.sum(lam - np.log(lam) - 1), rtol=1e-9)
+        np.testing.assert_allclose(stats['fro'][g].item(), 0.5 * np.sqrt(np.sum((1 - lam) ** 2)), rtol=1e-9)
+        singular = np.linalg.svd(w, compute_uv=False)
+        np.testing.assert_allclose(stats['cond'][g].item(), singular[0] / singular[-1], rtol=1e-9)
+    assert stats['kl'].dtype == torch.float64 and stats['kl'].shape == (2, )
+    assert all(torch.isfinite(v).all() and (v >= 0).all() for v in stats.values())
+    swbn.reset_running_stats()
+    assert swbn.whitening_stats() is None
+    off = StochasticWhiteningBN(8, group_size=4, whitening_lr=0.0)
+    off(torch.randn(4, 8, 3, 3))
+    assert off.whitening_stats() is None
+    assert 'last_covariance' not in dict(swbn.state_dict())
+
+
+def test_swbn_whitening_stats_kl_is_inf_for_a_singular_covariance():
+    swbn = StochasticWhiteningBN(4, group_size=4, whitening_lr=0.1, affine=False).double()
+    x = randn(32, 1).repeat(1, 4) + 1e-3 * torch.arange(4, **DOUBLE)  # 4 equal channels: Σ of rank 1
+    swbn(x)
+    stats = swbn.whitening_stats()
+    assert torch.isinf(stats['kl']).all() and torch.isfinite(stats['fro']).all()
+
+
 # --------------------------------------------------------------------------------------- gradcheck
 def _gradcheck_layers():
     swbn = StochasticWhiteningBN(6, group_size=3, whitening_lr=0.0)
