@@ -4,7 +4,7 @@ results/compare.md, results/compare.json and results/compare.png.
     python demo/compare_norms.py [--only GN GW ...] [--out results]
 
 Each config runs ``demo/shapes_demo.py`` in its own process, so that peak memory and timing are its own.
-The compared configs are the files ``configs/demo/*_1200it_shapes.py``, each naming its row with the
+The compared configs are the files ``configs/demo/*_400it_shapes.py``, each naming its row with the
 variable ``demo_name``; rows come in the order torch's norms (the baselines) first, then normdet's in the
 registry's order (``normdet.layers.NORM_TYPES``). Work dirs (``work_dirs/compare/``) and the data are
 relative to the current directory, as with ``tools/train.py``; ``--out`` defaults to the repository's
@@ -23,7 +23,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 from shapes_demo import newest_scalars, write_report  # this script's folder is first on sys.path
 
 SHAPES_DEMO = osp.join(osp.dirname(osp.abspath(__file__)), 'shapes_demo.py')
-DEMO_CONFIGS = 'configs/demo/*_1200it_shapes.py'  # relative to REPO
+DEMO_CONFIGS = 'configs/demo/*_400it_shapes.py'  # relative to REPO
 
 
 def compared_configs():

@@ -19,7 +19,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'mask-rcnn_r18-w32_fpn_gw-paper_1200it_shapes.py')
+DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'mask-rcnn_r18-w32_fpn_gw-paper_400it_shapes.py')
 # Row name -> key of the COCO metric in what the test loop returns (the mask metrics for Mask R-CNN only).
 METRICS = {
     'box AP': 'coco/bbox_mAP',

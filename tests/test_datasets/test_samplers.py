@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from normdet.datasets import EpochSeededInfiniteSampler
 
-DEMO_ITERS = 1200  # the demo schedule (configs/_base_/schedules/cpu_demo.py)
+DEMO_ITERS = 400  # the demo schedule (configs/_base_/schedules/cpu_demo.py)
 
 
 class SquareImages:

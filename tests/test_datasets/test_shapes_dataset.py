@@ -89,7 +89,7 @@ def test_evaluator_builds_on_a_fresh_data_root(loop, tmp_path):
 
 
 def test_top_level_shapes_cfg_reaches_every_dataset():
-    cfg = Config.fromfile(str(REPO / 'configs' / 'demo' / 'mask-rcnn_r18-w32_fpn_gn_1200it_shapes.py'))
+    cfg = Config.fromfile(str(REPO / 'configs' / 'demo' / 'mask-rcnn_r18-w32_fpn_gn_400it_shapes.py'))
     cfg.merge_from_dict({'shapes_cfg.num_train': 8, 'shapes_cfg.num_val': 2})
     assert cfg.train_dataloader.dataset.shapes_cfg.num_train == 400  # what the options alone do
     apply_shapes_cfg(cfg)

@@ -51,11 +51,11 @@ AMP_ITERS = 40
 # Fewer images than the demo's 400/100, handed to the datasets through --cfg-options shapes_cfg.*.
 AMP_DATA = dict(num_train=40, num_val=2)
 AMP_CONFIGS = {
-    'GW': 'mask-rcnn_r18-w32_fpn_gw-paper_1200it_shapes.py',
-    'BGN': 'mask-rcnn_r18-w32_fpn_bgn_1200it_shapes.py',
-    'GNPlus': 'mask-rcnn_r18-w32_fpn_gnplus_1200it_shapes.py',
-    'ItN': 'mask-rcnn_r18-w32_fpn_itn_1200it_shapes.py',
-    'SWBN': 'mask-rcnn_r18-w32_fpn_swbn_1200it_shapes.py',
+    'GW': 'mask-rcnn_r18-w32_fpn_gw-paper_400it_shapes.py',
+    'BGN': 'mask-rcnn_r18-w32_fpn_bgn_400it_shapes.py',
+    'GNPlus': 'mask-rcnn_r18-w32_fpn_gnplus_400it_shapes.py',
+    'ItN': 'mask-rcnn_r18-w32_fpn_itn_400it_shapes.py',
+    'SWBN': 'mask-rcnn_r18-w32_fpn_swbn_400it_shapes.py',
 }
 
 

@@ -11,7 +11,7 @@ from config_files import load_config
 from normdet.engine.entrypoints import apply_show_args, apply_tta, dump_results_metric, is_classification
 
 CLASSIFIER = 'pretrain/resnet50_gw-paper_8xb32_in1k.py'
-DETECTOR = 'demo/mask-rcnn_r18-w32_fpn_gn_1200it_shapes.py'
+DETECTOR = 'demo/mask-rcnn_r18-w32_fpn_gn_400it_shapes.py'
 
 
 def show_args(config, show=False, show_dir='painted', tta=False):

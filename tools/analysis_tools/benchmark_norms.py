@@ -25,7 +25,7 @@ from normdet.utils.machine import OtherLoad, machine_info, reuse_freed_memory
 from normdet.utils.norm_cfgs import replace_norm_cfgs
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO = osp.join(REPO, 'configs', 'demo', 'mask-rcnn_r18-w32_fpn_{}_1200it_shapes.py')
+DEMO = osp.join(REPO, 'configs', 'demo', 'mask-rcnn_r18-w32_fpn_{}_400it_shapes.py')
 
 # The operating point of issue 4's targets: GW with 64 groups and IterNorm with 64 channels per group,
 # T = 5, on this input; both within 1.3× their floor and 3× the input's size in peak memory.

@@ -2,7 +2,7 @@
 # trailed AdamW by about 11 box AP in an earlier 2-core measurement of this model).
 _base_ = 'mmdet::_base_/default_runtime.py'
 
-max_iters = 1200
+max_iters = 400
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
