@@ -1,4 +1,5 @@
-"""What ``tools/train.py`` and ``tools/test.py`` do once their arguments are parsed.
+"""What ``tools/train.py`` and ``tools/test.py`` do once their arguments are parsed, and the model the
+analysis and deployment tools build (:func:`build_model`).
 
 The command-line flags and their meaning are mmdet 3.3.0's; the runner is
 :class:`~normdet.engine.runner.NormDetRunner` (CPU/gloo multi-process runs, torch >= 2.6 checkpoint
@@ -170,3 +171,14 @@ def test(args):
     if args.out is not None:
         runner.test_evaluator.metrics.append(dump_results_metric(cfg, args.out))
     return runner.test()
+
+
+def build_model(config, cfg_options=None):
+    """``(cfg, model)``: the config at path ``config`` (``cfg_options`` merged as ``--cfg-options``) and its
+    model, built in the config's ``default_scope`` (``'mmdet'`` unless it names another) without loading
+    any weights: the analysis and deployment tools' model."""
+    from mmengine.registry import MODELS, init_default_scope
+
+    cfg = load_config(config, cfg_options=cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    return cfg, MODELS.build(cfg.model)

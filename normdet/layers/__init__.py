@@ -13,6 +13,8 @@ from .gnplus import GroupNormPlus
 from .itn import IterNorm
 from .swbn import StochasticWhiteningBN
 # isort: on
+# Registers the FLOP handles of GW and ItN in mmengine's complexity counter (and only that).
+from .flops import NormFlopAnalyzer, norm_flops
 from .utils import freeze_running_stats, has_running_stats, is_norm
 
 
@@ -48,5 +50,5 @@ __all__ = [
     'GroupWhitening', 'BatchGroupNorm', 'SyncBatchGroupNorm', 'GroupNormPlus', 'IterNorm',
     'StochasticWhiteningBN', 'BaseNormLayer', 'NORM_TYPES', 'NORM_LAYERS', 'small_norm_cfg', 'paper_norm_cfg',
     'NormConfigError', 'resolve_group_size', 'collect_config_problems', 'is_norm', 'has_running_stats',
-    'freeze_running_stats'
+    'freeze_running_stats', 'NormFlopAnalyzer', 'norm_flops'
 ]

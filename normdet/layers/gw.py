@@ -177,12 +177,17 @@ class GroupWhitening(_GroupSizeMixin, BaseNormLayer):
         return self.num_groups
 
     def _normalize(self, x: Tensor) -> Tensor:
-        if self.whitening == 'zca':
-            rows = sample_rows(x, self.num_groups)
-            xc = rows - rows.mean(-1, keepdim=True)
-            return self._affine(zca_whitening(covariance(xc, self.eps)).bmm(xc).view_as(x))
-        weight, bias = self._affine_params(x.dtype)
-        return GroupWhiteningFunction.apply(x, weight, bias, self.num_groups, self.T, self.eps)
+        if self.whitening == 'newton' and not torch.onnx.is_in_onnx_export():
+            weight, bias = self._affine_params(x.dtype)
+            return GroupWhiteningFunction.apply(x, weight, bias, self.num_groups, self.T, self.eps)
+        # The same math out of place, for 'zca' and for ONNX export: the Function's forward writes its output
+        # through `out=` views of one `torch.empty` buffer, and TorchScript's exporter, inlining it, keeps the
+        # buffer but drops those writes, so the exported output did not depend on the input.
+        rows = sample_rows(x, self.num_groups)
+        xc = rows - rows.mean(-1, keepdim=True)
+        sigma = covariance(xc, self.eps)
+        wm = zca_whitening(sigma) if self.whitening == 'zca' else newton_schulz_whitening(sigma, self.T)
+        return self._affine(wm.bmm(xc).view_as(x))
 
     def extra_repr(self) -> str:
         return (f'{self.num_features}, num_groups={self.num_groups}, group_size={self.group_size}, T={self.T}, '

@@ -25,8 +25,13 @@ from torch import Tensor
 
 
 def sample_rows(x: Tensor, groups: int) -> Tensor:
-    """(N, C, *spatial) -> (N, groups, (C/groups)·prod(spatial)); works for N = 0 too."""
-    return x.reshape(x.size(0), groups, x.shape[1:].numel() // groups)
+    """(N, C, *spatial) -> (N, groups, (C/groups)·prod(spatial)); works for N = 0 too.
+
+    The row length is read from the flattened tensor rather than multiplied out of ``x.shape`` as Python
+    ints, which a TorchScript trace (ONNX export) would freeze at the example input's size; -1 would be
+    ambiguous for N = 0."""
+    flat = x.flatten(1)
+    return flat.view(flat.size(0), groups, flat.size(1) // groups)
 
 
 def channel_slots(rows: Tensor, slots: int) -> Tensor:

@@ -1,0 +1,77 @@
+"""FLOPs and parameters of the model of any config, normdet's layers counted by their rules.
+
+    python tools/analysis_tools/get_flops.py CONFIG [--shape H W] [--cfg-options k=v ...] [--table DEPTH]
+
+Counts one forward in evaluation mode (``mode='tensor'``: a detector's backbone, neck, RPN and RoI heads on
+its test-time proposals) of one random image of H x W (default 800 x 1333, a COCO test image) with
+mmengine's complexity counter, a multiply-add counted as one FLOP, as mmdet's ``get_flops.py`` counts;
+normdet's layers are counted as modules by the rules of :mod:`normdet.layers.flops`
+(:class:`~normdet.layers.NormFlopAnalyzer`). Ops the counter has no rule for are listed as unsupported
+(they count zero). The per-module table (``--table DEPTH``) has each module's FLOPs and parameters.
+"""
+import argparse
+from functools import partial
+
+import torch
+from mmengine.analysis import parameter_count
+from mmengine.analysis.print_helper import _format_size, complexity_stats_table
+from mmengine.config import DictAction
+
+from normdet.engine.entrypoints import build_model
+from normdet.layers import NormFlopAnalyzer
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='FLOPs and parameters of the model of a config')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
+                        help='input image size (default: 800 1333)')
+    parser.add_argument('--table', type=int, default=0, metavar='DEPTH',
+                        help='also print the per-module table down to this depth')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config, as in tools/train.py')
+    return parser.parse_args()
+
+
+def tensor_forward(model, height: int, width: int):
+    """``model`` with its forward bound to ``mode='tensor'`` and, for a detector, the data sample of one
+    unpadded H x W image (what its RPN clips proposals to); the input to call it with."""
+    from mmdet.models.detectors import BaseDetector
+    from mmdet.structures import DetDataSample
+
+    samples = None
+    if isinstance(model, BaseDetector):
+        size = (height, width)
+        samples = [DetDataSample(metainfo=dict(img_shape=size, ori_shape=size, pad_shape=size,
+                                               batch_input_shape=size, scale_factor=(1.0, 1.0)))]
+    model.forward = partial(model.forward, data_samples=samples, mode='tensor')
+    return model, torch.randn(1, 3, height, width)
+
+
+def count(config: str, height: int, width: int, cfg_options=None):
+    """(flop analyzer, parameter count) of the model of ``config`` on one H x W image."""
+    _, model = build_model(config, cfg_options)
+    torch.manual_seed(0)  # the proposals, hence the RoI heads' FLOPs, depend on the random image
+    model, inputs = tensor_forward(model.eval(), height, width)
+    analyzer = NormFlopAnalyzer(model, (inputs, ))
+    analyzer.total()
+    return analyzer, parameter_count(model)['']
+
+
+def main():
+    args = parse_args()
+    height, width = args.shape
+    with torch.no_grad():
+        analyzer, params = count(args.config, height, width, args.cfg_options)
+    flops = analyzer.total()
+    if args.table:
+        print(complexity_stats_table(analyzer, max_depth=args.table, show_param_shapes=False))
+    by_op = ', '.join(f'{op} {_format_size(n)}' for op, n in analyzer.by_operator().most_common())
+    unsupported = ', '.join(f'{op} x{n}' for op, n in sorted(analyzer.unsupported_ops().items()))
+    print(f'Config: {args.config}\nInput shape: (1, 3, {height}, {width})\n'
+          f'FLOPs: {_format_size(flops)} ({flops} multiply-adds)\nParams: {_format_size(params)} ({params})\n'
+          f'By operator: {by_op}\nUncounted (no rule): {unsupported or "none"}')
+
+
+if __name__ == '__main__':
+    main()
