@@ -22,6 +22,14 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # Set while a model builder collects configuration problems instead of failing at the first layer.
 _COLLECTED_PROBLEMS: ContextVar = ContextVar('normdet_collected_config_problems', default=None)
 
+# The key of a state_dict's per-module metadata (beside torch's 'version') naming the normdet layer class
+# that saved the entry: only then is the version one of ours (torch's BatchNorm writes 2 for its own layout).
+STATE_LAYER_KEY = 'normdet_layer'
+
+
+def _record_layer_class(module, state_dict, prefix, local_metadata) -> None:
+    local_metadata[STATE_LAYER_KEY] = type(module).__name__
+
 
 class NormConfigError(ValueError):
     """A normdet layer's arguments cannot work at its width (e.g. a group count that does not divide its
@@ -96,6 +104,11 @@ class BaseNormLayer(nn.Module, metaclass=_ResetAndCheckAfterInit):
     (``_choices_``, ``_lower_bounds_``) and checked here, with the group count or size, after its
     ``__init__``: :meth:`config_problems`.
 
+    State versions: ``state_dict()`` records ``_version`` (the layout of the layer's parameters and
+    buffers, torch's convention as in BatchNorm) and the layer's class in the metadata; loading migrates an
+    older layout one version at a time (:meth:`_migrate_state`) and reports a tensor of the wrong shape with
+    the layer, the key and what would fit (:meth:`_load_from_state_dict`).
+
     Args:
         num_features (int): C, the number of channels of the (N, C, *spatial) input.
         eps (float): added for numerical stability; each subclass says where.
@@ -123,8 +136,17 @@ class BaseNormLayer(nn.Module, metaclass=_ResetAndCheckAfterInit):
     # Set by _GroupSizeMixin._requested_group_size when the group size argument cannot work.
     _group_size_problems: List[str] = []
 
+    # Every layer's parameters and buffers have kept their names and shapes since the first release
+    # (git log -p -- normdet/layers: SWBN's and ItN's group-size argument was renamed, not their buffers),
+    # which is version 1. A layer that changes its layout raises its own `_version` and migrates the older
+    # one in `_migrate_state`.
+    _version = 1
+
     def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = True) -> None:
         super().__init__()
+        # The private form of register_state_dict_post_hook, which the older torch releases that
+        # requirements/runtime.txt allows (torch>=2.0) lack; the hook returns None, as both forms accept.
+        self._register_state_dict_hook(_record_layer_class)
         if int(num_features) != num_features or num_features < 1:
             raise ValueError(f'{type(self).__name__}: num_features must be a positive integer, '
                              f'got {num_features!r}')
@@ -187,6 +209,75 @@ class BaseNormLayer(nn.Module, metaclass=_ResetAndCheckAfterInit):
                 images, not the images.
         """
         return []
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        """torch's loading of this layer's tensors, after migrating an older state version and checking the
+        checkpoint against this layer; problems go to ``error_msgs``, which ``load_state_dict`` raises.
+
+        The version is read only from an entry a normdet layer saved (:data:`STATE_LAYER_KEY`); any other
+        entry counts as version 1, today's layout: ours saved before versions were recorded, or another
+        module's (a BatchNorm checkpoint initialising BGN), whose shapes the checks judge.
+        """
+        saved_by = local_metadata.get(STATE_LAYER_KEY)
+        version = local_metadata.get('version', 1) if saved_by else 1
+        if version > self._version:
+            error_msgs.append(f'{self._describe()} at {prefix[:-1]!r}: the checkpoint holds state version '
+                              f'{version} (saved by {saved_by}), newer than the {self._version} this normdet reads '
+                              f'(valid: a normdet that writes version {version}, or a checkpoint of version '
+                              f'<= {self._version})')
+            return
+        for old in range(version, self._version):
+            self._migrate_state(state_dict, prefix, old)
+        wrong_shape = self._check_state(state_dict, prefix, saved_by, error_msgs)
+        for key in wrong_shape:  # reported above; torch would report them again as a size mismatch
+            del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        for key in wrong_shape:  # not missing: present in another shape, which the message says
+            if key in missing_keys:
+                missing_keys.remove(key)
+
+    def _migrate_state(self, state_dict: dict, prefix: str, version: int) -> None:
+        """Rewrite this layer's entries of ``state_dict`` (keys ``prefix + name``) from state version
+        ``version`` to ``version + 1``, in place. Overridden by a layer whose ``_version`` is above 1, in its own
+        file; every layer is at version 1, so none does yet."""
+        raise NotImplementedError(f'{type(self).__name__} is at state version {self._version} but has no '
+                                  f'migration from version {version}')
+
+    def _check_state(self, state_dict, prefix: str, saved_by: Optional[str], error_msgs: List[str]) -> List[str]:
+        """Report each parameter or buffer of this layer that the checkpoint holds in another shape (an error
+        even in non-strict loading, as torch's size mismatch is); return their keys."""
+        wrong_shape = []
+        expected = {name: t for name, t in list(self._parameters.items()) + list(self._buffers.items())
+                    if t is not None and name not in self._non_persistent_buffers_set}
+        for name, tensor in expected.items():
+            key, shape = prefix + name, tuple(tensor.shape)
+            if key not in state_dict:
+                # Left to torch: an error under strict loading, a missing key otherwise (mmengine's load_from
+                # and Pretrained init load non-strictly, e.g. after a config change that adds running statistics).
+                continue
+            if not isinstance(state_dict[key], Tensor):
+                continue  # torch's loading reports it
+            saved = tuple(state_dict[key].shape)
+            # torch loads a (1,) tensor into a 0-d parameter (GNPlus' mix_logit), for old checkpoints.
+            if saved != shape and not (shape == () and saved == (1, )):
+                fits = self._fitting_config(name, saved)
+                error_msgs.append(f'{self._describe()}: {key!r} has shape {saved} in the checkpoint, {shape} in this '
+                                  f'layer' + (f'; the checkpoint fits {fits}' if fits else ''))
+                wrong_shape.append(key)
+        return wrong_shape
+
+    def _fitting_config(self, name: str, saved_shape: tuple) -> Optional[str]:
+        """The arguments with which this layer's tensor ``name`` would have the checkpoint's ``saved_shape``,
+        for the loading errors; None when the layer cannot tell. Here: a per-channel tensor fits a layer of as
+        many channels."""
+        if len(saved_shape) == 1 and getattr(self, name).shape == (self.num_features, ):
+            return f'num_features={saved_shape[0]}'
+        return None
+
+    def _describe(self) -> str:
+        return f'{type(self).__name__}({self.extra_repr()})'
 
     def _check_input(self, x: Tensor) -> None:
         if not 2 <= x.dim() <= 5:
@@ -256,6 +347,14 @@ class _GroupSizeMixin:
     @property
     def num_channels(self) -> int:
         return self.group_size
+
+    def _fitting_config(self, name: str, saved_shape: tuple) -> Optional[str]:
+        # The (C/d, d, d) and (C/d, d, 1) buffers of ItN and SWBN: d is the checkpoint's group size.
+        if len(saved_shape) == 3 and getattr(self, name).dim() == 3:
+            groups, size = saved_shape[:2]
+            width = '' if groups * size == self.num_features else f'num_features={groups * size}, '
+            return f'{width}group_size={size}'
+        return super()._fitting_config(name, saved_shape)
 
     def _requested_group_size(self, group_size: Optional[int], num_channels: Optional[int],
                               default: Optional[int] = None, largest: Optional[int] = None) -> Optional[int]:

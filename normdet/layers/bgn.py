@@ -55,6 +55,14 @@ class BatchGroupNorm(_RunningStatsMixin, BaseNormLayer):
         self.momentum = momentum
         self._register_running_stats(max(num_groups, 1), track_running_stats)
 
+    def _fitting_config(self, name, saved_shape):
+        if name not in ('running_mean', 'running_var', 'num_batches_tracked'):
+            return super()._fitting_config(name, saved_shape)
+        # One running statistic per group: the checkpoint's length is its group count.
+        if len(saved_shape) == 1 and saved_shape[0] and self.num_features % saved_shape[0] == 0:
+            return f'num_groups={saved_shape[0]}'
+        return None
+
     def _normalize(self, x: Tensor) -> Tensor:
         # rows (N, G, m): one statistic per group, over the batch and the group's features
         return self._standardize(sample_rows(x, self.num_groups), dims=(0, 2)).view_as(x)

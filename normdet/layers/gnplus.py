@@ -27,6 +27,10 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
     and by where ε enters: negligible for a detector's groups (m in the thousands) but not for the batch
     part at 2 images per GPU with ``batch_stats='position'`` (m = 2).
 
+    Where the input is constant, the two parts' 1/√ε multiply: the input gradient reaches (1 − w)·dy/ε, about
+    3e4·dy at ε = 1e-5, beyond float16's range (65504) for float16 inputs, whose gradients are rounded from
+    the float32 computation (with 'std', which divides by s + ε, either part alone gives dy/ε).
+
     ``batch_stats='channel'`` (default, the detection-safe form): μ, σ² per channel over (N, *spatial) in
     training, running mean and (unbiased) variance with torch's BatchNorm momentum in evaluation, so it works
     at one image per GPU. ``batch_stats='position'`` is the authors' original form: μ, σ² per
@@ -88,11 +92,19 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
         the biased variance of ``count`` = m values (None: ``var`` is already unbiased)."""
         if self.denominator == 'sqrt_var':
             return super()._divide(xc, var, count)
-        unbiased = var if count is None else var * (count / (count - 1))
-        return xc / (unbiased.sqrt() + self.eps)
+        # One value per statistic (a group of one channel of an (N, C) input) has no unbiased variance (m − 1 = 0):
+        # 0, as the running statistics' unbiasing takes it, so that the output is 0 as with 'sqrt_var'.
+        unbiased = var if count is None else var * (count / max(count - 1, 1))
+        # √ has an infinite slope at 0: a constant group or channel (var = 0) would make the input gradients NaN.
+        # Clamped to the smallest normal number, it passes no gradient there and changes no output (ε dominates).
+        return xc / (unbiased.clamp_min(torch.finfo(unbiased.dtype).tiny).sqrt() + self.eps)
 
     def _group_standardize(self, x: Tensor) -> Tensor:
         if self.denominator == 'sqrt_var':
+            if x.numel() == self.num_groups:
+                # One value per group in the whole batch (one RoI, one channel per group), which F.group_norm
+                # refuses, in evaluation too, as if it were a training BatchNorm: x − μ = 0.
+                return x - x
             return F.group_norm(x, self.num_groups, eps=self.eps)
         rows = x.reshape(x.size(0), self.num_groups, -1)
         var, mean = torch.var_mean(rows, dim=2, correction=0, keepdim=True)

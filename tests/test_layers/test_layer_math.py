@@ -1,6 +1,6 @@
-"""Each layer against an independent float64 re-derivation of its paper's math and against torch's own
-layers at the equivalence points. The references below are written from the papers' formulas with plain
-loops and numpy/torch.linalg, sharing no code with normdet."""
+"""Each layer against an independent float64 re-derivation of its paper's math (tests/layer_references.py:
+written from the papers' formulas with plain loops and numpy/torch.linalg, sharing no code with normdet) and
+against torch's own layers at the equivalence points."""
 import numpy as np
 import pytest
 import torch
@@ -10,66 +10,15 @@ import torch.nn.functional as F
 from normdet.layers import (BatchGroupNorm, GroupNormPlus, GroupWhitening, IterNorm, NormConfigError,
                             StochasticWhiteningBN, resolve_group_size)
 
+from layer_references import (DOUBLE, authors_gnplus, inverse_sqrt_eig, reference_bgn, reference_gw, reference_itn,
+                              reference_swbn)
+
 torch.manual_seed(0)
-DOUBLE = dict(dtype=torch.float64)
 
 
 def randn(*shape, scale=1.0, requires_grad=False):
     x = (torch.randn(*shape, **DOUBLE) * scale + 0.3).requires_grad_(requires_grad)
     return x
-
-
-def newton_inverse_sqrt(sigma, T):
-    """IterNorm's Newton iteration for one matrix, written from the paper's Algorithm 1."""
-    tr = torch.trace(sigma)
-    sigma_n = sigma / tr
-    p = torch.eye(sigma.shape[0], **DOUBLE)
-    for _ in range(T):
-        p = 1.5 * p - 0.5 * torch.linalg.matrix_power(p, 3) @ sigma_n
-    return p / torch.sqrt(tr)
-
-
-def reference_gw(x, groups, T, eps):
-    """The authors' GroupItN, per sample: rows of channel groups, Σ over (C/g)·HW, Newton whitening."""
-    out = []
-    for sample in x:
-        rows = sample.reshape(groups, -1)
-        xc = rows - rows.mean(1, keepdim=True)
-        sigma = xc @ xc.T / rows.shape[1] + eps * torch.eye(groups, **DOUBLE)
-        out.append((newton_inverse_sqrt(sigma, T) @ xc).reshape(sample.shape))
-    return torch.stack(out)
-
-
-def reference_itn(x, d, T, eps):
-    """IterNorm in training: per group of d channels, statistics over batch and positions."""
-    n, c = x.shape[:2]
-    out = torch.empty_like(x)
-    means, wms = [], []
-    for start in range(0, c, d):
-        rows = x[:, start:start + d].transpose(0, 1).reshape(d, -1)
-        mean = rows.mean(1, keepdim=True)
-        xc = rows - mean
-        wm = newton_inverse_sqrt(xc @ xc.T / rows.shape[1] + eps * torch.eye(d, **DOUBLE), T)
-        out[:, start:start + d] = (wm @ xc).reshape((d, n) + x.shape[2:]).transpose(0, 1)
-        means.append(mean)
-        wms.append(wm)
-    return out, torch.stack(means), torch.stack(wms)
-
-
-def reference_bgn(x, groups, eps):
-    """BGN in training from its definition, in numpy."""
-    a = x.detach().numpy()
-    n = a.shape[0]
-    rows = a.reshape(n, groups, -1)
-    mean = rows.mean(axis=(0, 2))
-    var = rows.var(axis=(0, 2))
-    y = (rows - mean[None, :, None]) / np.sqrt(var[None, :, None] + eps)
-    return torch.from_numpy(y.reshape(a.shape)), mean, var, n * rows.shape[2]
-
-
-def inverse_sqrt_eig(sigma):
-    evals, evecs = np.linalg.eigh(sigma)
-    return evecs @ np.diag(evals**-0.5) @ evecs.T
 
 
 # ----------------------------------------------------------------------------------------------- GW
@@ -220,17 +169,6 @@ def test_gnplus_position_mode_is_the_authors_form():
         gnp(x[:1])
 
 
-def authors_gnplus(x, num_groups, lam, eps, batch_dims):
-    """GN+ as the authors' GNPlusSequentialGNFirst computes it: (x − mean) / (unbiased std + eps) for the
-    groups and then over `batch_dims` of the GN output; re-derived with torch's std (unbiased)."""
-    n, c = x.shape[:2]
-    rows = x.reshape(n, num_groups, -1)
-    x_gn = ((rows - rows.mean(2, keepdim=True)) / (rows.std(2, keepdim=True) + eps)).reshape(x.shape)
-    x_bn = (x_gn - x_gn.mean(batch_dims, keepdim=True)) / (x_gn.std(batch_dims, keepdim=True) + eps)
-    w = torch.sigmoid(torch.as_tensor(lam, dtype=x.dtype))
-    return w * x_gn + (1 - w) * x_bn, x_gn
-
-
 @pytest.mark.parametrize('batch_stats,batch_dims', [('position', (0, )), ('channel', (0, 2, 3))])
 def test_gnplus_std_denominator_is_the_authors_formula(batch_stats, batch_dims):
     gnp = GroupNormPlus(6, num_groups=3, affine=False, batch_stats=batch_stats, denominator='std',
@@ -372,19 +310,9 @@ def test_swbn_whitening_step_matches_its_criterion(criterion, symmetrize):
     swbn.whitening_matrix.copy_(w0.unsqueeze(0))
     x = randn(64, 4) @ torch.randn(4, 4, **DOUBLE)
     y = swbn(x)
-    a = x.numpy()
-    x_hat = (a - a.mean(0)) / np.sqrt(a.var(0) + swbn.eps)
-    sigma = x_hat.T @ x_hat / len(a)
-    w = w0.numpy()
-    residual = w @ sigma @ w.T - np.eye(4)
-    if criterion == 'kl':
-        w_new = w - 0.05 * residual @ w
-    else:
-        w_new = w - 0.05 * residual @ w @ sigma / np.linalg.norm(residual)
-    if symmetrize:
-        w_new = (w_new + w_new.T) / 2
-    np.testing.assert_allclose(swbn.whitening_matrix[0].numpy(), w_new, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(y.numpy(), x_hat @ w_new.T, rtol=1e-10, atol=1e-12)
+    y_ref, w_new = reference_swbn(x, 4, w0.numpy()[None], 0.05, criterion, symmetrize, swbn.eps)
+    np.testing.assert_allclose(swbn.whitening_matrix.numpy(), w_new, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), y_ref.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize('criterion,lr,steps,tolerance', [('kl', 0.1, 150, 0.1), ('fro', 0.1, 400, 0.35)])

@@ -4,7 +4,7 @@ import torch
 from mmcv.cnn import build_norm_layer
 
 import normdet  # noqa: F401
-from normdet.layers import NORM_TYPES, paper_norm_cfg
+from normdet.layers import NORM_TYPES, GroupNormPlus, paper_norm_cfg
 
 # SWBN's whitening step at a rate large enough that two steps on a hard input would show a blow-up.
 OVERRIDES = {'SWBN': dict(whitening_lr=1e-2)}
@@ -74,3 +74,23 @@ def test_non_finite_input_is_reported_under_anomaly_detection(norm_type):
         with pytest.raises(FloatingPointError, match=r'non-finite input .*\(1 NaN, 1 inf\)'):
             layer(x)
     layer(x)  # without anomaly detection there is no host sync and no check
+
+
+GNPLUS_EDGE_CASES = {
+    'constant, training': (torch.full((2, 8, 3, 3), 3.0), True),
+    'constant, evaluation': (torch.full((2, 8, 3, 3), 3.0), False),
+    'one value per group and sample, training': (torch.randn(4, 8), True),
+    'one value per group and sample, evaluation': (torch.randn(4, 8), False),
+    'one value per group in the batch, evaluation': (torch.randn(1, 8), False),
+}
+
+
+@pytest.mark.parametrize('denominator', ['sqrt_var', 'std'])
+@pytest.mark.parametrize('case', list(GNPLUS_EDGE_CASES))
+def test_gnplus_one_channel_groups_stay_finite(denominator, case):
+    """Found by test_layer_fuzz.py: with 'std', (x − μ)/(unbiased std + ε) gave NaN input gradients for a
+    constant group or channel (√ at 0) and divided by m − 1 = 0 for one value per group; with 'sqrt_var',
+    F.group_norm refused one value per group in the whole batch (one RoI), in evaluation too."""
+    x, training = GNPLUS_EDGE_CASES[case]
+    layer = GroupNormPlus(8, num_groups=8, denominator=denominator).train(training)
+    assert_finite_forward_backward(layer, x)
