@@ -1,5 +1,5 @@
 """What ``tools/train.py`` and ``tools/test.py`` do once their arguments are parsed, and the model the
-analysis and deployment tools build (:func:`build_model`).
+analysis and deployment tools build and call (:func:`build_model`, :func:`tensor_forward`).
 
 The command-line flags and their meaning are mmdet 3.3.0's; the runner is
 :class:`~normdet.engine.runner.NormDetRunner` (CPU/gloo multi-process runs, torch >= 2.6 checkpoint
@@ -9,7 +9,9 @@ import os
 import os.path as osp
 import warnings
 from copy import deepcopy
+from functools import partial
 
+import torch
 from mmengine.config import Config, ConfigDict, DictAction
 from torch.distributed.elastic.multiprocessing.errors import record
 
@@ -182,3 +184,18 @@ def build_model(config, cfg_options=None):
     cfg = load_config(config, cfg_options=cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     return cfg, MODELS.build(cfg.model)
+
+
+def tensor_forward(model, height: int, width: int):
+    """``model`` with its forward bound to ``mode='tensor'`` and, for a detector, the data sample of one
+    unpadded H x W image (what its RPN clips proposals to); the input to call it with."""
+    from mmdet.models.detectors import BaseDetector
+    from mmdet.structures import DetDataSample
+
+    samples = None
+    if isinstance(model, BaseDetector):
+        size = (height, width)
+        samples = [DetDataSample(metainfo=dict(img_shape=size, ori_shape=size, pad_shape=size,
+                                               batch_input_shape=size, scale_factor=(1.0, 1.0)))]
+    model.forward = partial(model.forward, data_samples=samples, mode='tensor')
+    return model, torch.randn(1, 3, height, width)

@@ -10,14 +10,12 @@ normdet's layers are counted as modules by the rules of :mod:`normdet.layers.flo
 (they count zero). The per-module table (``--table DEPTH``) has each module's FLOPs and parameters.
 """
 import argparse
-from functools import partial
-
 import torch
 from mmengine.analysis import parameter_count
 from mmengine.analysis.print_helper import _format_size, complexity_stats_table
 from mmengine.config import DictAction
 
-from normdet.engine.entrypoints import build_model
+from normdet.engine.entrypoints import build_model, tensor_forward
 from normdet.layers import NormFlopAnalyzer
 
 
@@ -31,21 +29,6 @@ def parse_args():
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, as in tools/train.py')
     return parser.parse_args()
-
-
-def tensor_forward(model, height: int, width: int):
-    """``model`` with its forward bound to ``mode='tensor'`` and, for a detector, the data sample of one
-    unpadded H x W image (what its RPN clips proposals to); the input to call it with."""
-    from mmdet.models.detectors import BaseDetector
-    from mmdet.structures import DetDataSample
-
-    samples = None
-    if isinstance(model, BaseDetector):
-        size = (height, width)
-        samples = [DetDataSample(metainfo=dict(img_shape=size, ori_shape=size, pad_shape=size,
-                                               batch_input_shape=size, scale_factor=(1.0, 1.0)))]
-    model.forward = partial(model.forward, data_samples=samples, mode='tensor')
-    return model, torch.randn(1, 3, height, width)
 
 
 def count(config: str, height: int, width: int, cfg_options=None):
