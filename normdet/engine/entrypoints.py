@@ -16,6 +16,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 from torch.distributed.elastic.multiprocessing.errors import record
 
 from ..datasets import apply_shapes_cfg
+from .checkpoint import mmengine_checkpoint_globals
 from .runner import build_runner
 
 
@@ -175,15 +176,21 @@ def test(args):
     return runner.test()
 
 
-def build_model(config, cfg_options=None):
+def build_model(config, cfg_options=None, checkpoint=None):
     """``(cfg, model)``: the config at path ``config`` (``cfg_options`` merged as ``--cfg-options``) and its
-    model, built in the config's ``default_scope`` (``'mmdet'`` unless it names another) without loading
-    any weights: the analysis and deployment tools' model."""
+    model, built in the config's ``default_scope`` (``'mmdet'`` unless it names another), with the weights of
+    ``checkpoint`` (mmengine's ``{'state_dict': ...}``, loaded strictly) or none: the analysis and deployment
+    tools' model."""
     from mmengine.registry import MODELS, init_default_scope
+    from mmengine.runner import load_checkpoint
 
     cfg = load_config(config, cfg_options=cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    return cfg, MODELS.build(cfg.model)
+    model = MODELS.build(cfg.model)
+    if checkpoint:
+        with mmengine_checkpoint_globals():
+            load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    return cfg, model
 
 
 def tensor_forward(model, height: int, width: int):

@@ -1,4 +1,7 @@
 """Training hooks for the normdet layers."""
+import json
+import os.path as osp
+
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
@@ -81,7 +84,5 @@ class WhiteningMonitorHook(Hook):
 
     def after_train(self, runner):
         if self.series:
-            import json
-            import os.path as osp
             with open(osp.join(runner.work_dir, self.out_file), 'w') as f:
                 json.dump(dict(interval=self.interval, layers=self.series), f, indent=1)

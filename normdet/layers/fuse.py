@@ -73,8 +73,9 @@ def _scale(layer: BaseNormLayer) -> Tensor:
 
 def _affine(layer: BaseNormLayer):
     """γ, β of the layer, float64 (ones and zeros without an affine)."""
-    if layer.affine:
-        return layer.weight.detach().double(), layer.bias.detach().double()
+    weight, bias = layer._affine_params(torch.float64)
+    if weight is not None:
+        return weight.detach(), bias.detach()
     ones = torch.ones(layer.num_features, dtype=torch.float64, device=layer.running_mean.device)
     return ones, torch.zeros_like(ones)
 

@@ -33,13 +33,7 @@ def parse_args():
 
 def measure(config, checkpoint=None, shape=(800, 1333), repeats=11, cfg_options=None) -> dict:
     """Median seconds of the model as built and folded, layers folded of all, largest feature-map difference."""
-    _, model = build_model(config, cfg_options)
-    if checkpoint:
-        from mmengine.runner import load_checkpoint
-
-        from normdet.engine import mmengine_checkpoint_globals
-        with mmengine_checkpoint_globals():
-            load_checkpoint(model, checkpoint, map_location='cpu')
+    _, model = build_model(config, cfg_options, checkpoint)
     model.eval()
     folded = fold_norms(copy.deepcopy(model))
     count = sum(isinstance(m, BaseNormLayer) for m in model.modules())

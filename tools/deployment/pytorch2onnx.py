@@ -19,9 +19,6 @@ import sys
 import torch
 import torch.nn as nn
 from mmengine.config import DictAction
-from mmengine.runner import load_checkpoint
-
-from normdet.engine import mmengine_checkpoint_globals
 from normdet.engine.entrypoints import build_model
 
 
@@ -83,12 +80,10 @@ def max_differences(model: nn.Module, out: str, image) -> list:
 
 def main():
     args = parse_args()
-    _, detector = build_model(args.config, args.cfg_options)
+    _, detector = build_model(args.config, args.cfg_options, checkpoint=args.checkpoint)
     if not hasattr(detector, 'extract_feat'):
         sys.exit(f'{args.config} builds a {type(detector).__name__}, which has no extract_feat (valid: an mmdet '
                  f'detector)')
-    with mmengine_checkpoint_globals():
-        load_checkpoint(detector, args.checkpoint, map_location='cpu', strict=True)
     model = FeatureExtractor(detector).eval()
     height, width = args.shape
     check_h, check_w = args.check_shape or (height + 32, width + 64)
