@@ -1,11 +1,91 @@
 """Batch Group Normalization (Zhou et al., arXiv 2012.02782) and its cross-process SyncBGN."""
+from typing import Optional
+
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .base import BaseNormLayer, _RunningStatsMixin
-from .whitening import sample_rows
+from .whitening import channel_dot, channel_moments, pooled_moments
+
+
+def _per_channel(stat: Tensor, channels: int) -> Tensor:
+    """(G,) group statistics -> (C,), each group's value for its C/G channels."""
+    # A copy: with one group a reshape would give a stride-0 view, which torch's CPU BatchNorm kernels misread.
+    return stat.unsqueeze(1).expand(-1, channels // stat.numel()).contiguous().view(channels)
+
+
+class BatchGroupNormFunction(torch.autograd.Function):
+    r"""y = (x − μ_g)·r_g·γ_c + β_c with batch statistics per group, r_g = 1/√(σ²_g + ε), and its analytic
+    backward; over the processes of ``process_group`` when one is given (SyncBGN).
+
+    Forward: per-channel moments in two fused reductions, pooled into the G groups (and across processes in
+    one all-reduce), then torch's fused BatchNorm kernel in evaluation form with each channel given its
+    group's μ and σ²: one pass that writes the output.
+
+    Backward, with sums over the batch and positions: dβ_c = Σ dy, dγ_c = Σ dy·x̂ (one fused reduction), and
+
+    .. math::
+        dx = r_g·\big(γ_c·dy − k_1 − x̂·k_2\big), \quad k_1 = \frac{1}{M_g}\sum_{c∈g} γ_c·dβ_c, \quad
+        k_2 = \frac{1}{M_g}\sum_{c∈g} γ_c·dγ_c,
+
+    M_g the values behind a group's statistics (over all processes, whose k's are summed in one all-reduce).
+    dx takes two passes: −r·(k_1 + x̂·k_2) by the same evaluation-form kernel on x, then γ·r·dy added in
+    place. Saved for backward: the input and (C,) vectors; not the output, not x̂. Double backward is not
+    supported.
+
+    Returns y and, not differentiable, the group mean and biased variance, and the count of values behind
+    them: an int, or a float64 tensor summed over the process group.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], groups: int, eps: float,
+                process_group=None):
+        channels = x.size(1)
+        count, mean, m2 = pooled_moments(*channel_moments(x), groups)
+        if process_group is not None:
+            # One all-reduce of (n, Σx, M2 + (Σx)²/n) per group; M2 = Σ(M2_p + S_p²/n_p) − S²/n in float64,
+            # exact enough for |μ| up to 1e4·σ. A process with no values sends zeros.
+            total = mean.double() * count
+            second = m2.double() + (total * total / count if count else 0.0)
+            packed = torch.cat([total.new_full((1, ), float(count)), total, second])
+            dist.all_reduce(packed, group=process_group)
+            count, total, second = packed[0], packed[1:groups + 1], packed[groups + 1:]
+            mean = (total / count).to(x.dtype)
+            m2 = (second - total * total / count).clamp_min(0).to(x.dtype)
+            var = m2 / count.to(x.dtype)
+        else:
+            var = m2 / count
+        mean_c, var_c = _per_channel(mean, channels), _per_channel(var, channels)
+        y = F.batch_norm(x, mean_c, var_c, weight, bias, False, 0.0, eps)
+        ctx.groups, ctx.eps, ctx.process_group, ctx.count = groups, eps, process_group, count
+        ctx.save_for_backward(x, weight, mean_c, var_c)
+        ctx.mark_non_differentiable(mean, var)
+        return y, mean, var, count
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y: Tensor, *_):
+        x, weight, mean_c, var_c = ctx.saved_tensors
+        grad_x = None
+        invstd_c = torch.rsqrt(var_c + ctx.eps)
+        grad_weight, grad_bias = channel_dot(grad_y, x, mean_c, invstd_c)  # Σ dy·x̂, Σ dy
+        if ctx.needs_input_grad[0]:
+            gamma = torch.ones_like(mean_c) if weight is None else weight
+            # (2, G): Σ_{c∈g} γ_c·dβ_c and Σ_{c∈g} γ_c·dγ_c
+            sums = (torch.stack([grad_bias, grad_weight]) * gamma).view(2, ctx.groups, -1).sum(2, keepdim=True)
+            if ctx.process_group is not None:
+                dist.all_reduce(sums, group=ctx.process_group)
+            count = ctx.count.to(x.dtype) if isinstance(ctx.count, Tensor) else ctx.count
+            k1, k2 = sums.div_(count).expand(2, ctx.groups, x.size(1) // ctx.groups).contiguous().view(2, -1)
+            # (x − μ)·r·(−r·k2) − r·k1 = −r·(k1 + x̂·k2), by the kernel's evaluation form
+            grad_x = F.batch_norm(x, mean_c, var_c, -invstd_c * k2, -invstd_c * k1, False, 0.0, ctx.eps)
+            grad_x.addcmul_(grad_y, (gamma * invstd_c).view((1, -1) + (1, ) * (x.dim() - 2)))
+        return (grad_x, grad_weight if ctx.needs_input_grad[1] else None,
+                grad_bias if ctx.needs_input_grad[2] else None, None, None, None)
 
 
 @MODELS.register_module('BGN')
@@ -63,9 +143,25 @@ class BatchGroupNorm(_RunningStatsMixin, BaseNormLayer):
             return f'num_groups={saved_shape[0]}'
         return None
 
+    # The affine is applied by torch's BatchNorm kernel with the group statistics (BatchGroupNormFunction).
+    _fuses_affine = True
+
+    def _process_group(self):
+        """The process group the statistics are taken over, None for this process's batch alone."""
+        return None
+
     def _normalize(self, x: Tensor) -> Tensor:
-        # rows (N, G, m): one statistic per group, over the batch and the group's features
-        return self._standardize(sample_rows(x, self.num_groups), dims=(0, 2)).view_as(x)
+        weight, bias = self._affine_params(x.dtype)
+        if not self._uses_batch_stats():
+            mean, var = (_per_channel(t.to(x.dtype), x.size(1)) for t in (self.running_mean, self.running_var))
+            return F.batch_norm(x, mean, var, weight, bias, False, 0.0, self.eps)
+        group = self._process_group()
+        if group is None and x.numel() < 2 * self.num_groups:
+            raise ValueError(f'{type(self).__name__} needs more than 1 value per statistic in training (as '
+                             f'BatchNorm), got input of shape {tuple(x.shape)}')
+        y, mean, var, count = BatchGroupNormFunction.apply(x, weight, bias, self.num_groups, self.eps, group)
+        self._update_running_stats(mean, var, count)
+        return y
 
     def extra_repr(self) -> str:
         return (f'{self.num_features}, num_groups={self.num_groups}, eps={self.eps}, '
@@ -107,21 +203,10 @@ class SyncBatchGroupNorm(BatchGroupNorm):
             return 1
         return dist.get_world_size(self.process_group)
 
-    def _batch_stats(self, rows: Tensor, dims):
+    def _process_group(self):
         if self._world_size() == 1:
-            return super()._batch_stats(rows, dims)
-        from torch.distributed.nn.functional import all_reduce
-        group = self.process_group or dist.group.WORLD
-        # Two reductions (sum, then squared deviations from the global mean) rather than sum and sum of
-        # squares: the latter cancels catastrophically in float32 when |mean| >> std.
-        # float64 keeps the count exact beyond 2**24 values per group.
-        local = torch.cat([rows.sum((0, 2)).double(), rows.new_full((1, ), rows.size(0) * rows.size(2),
-                                                                    dtype=torch.float64)])
-        totals = all_reduce(local, group=group)
-        count = totals[-1]
-        mean = (totals[:-1] / count).to(rows.dtype)
-        var = all_reduce(((rows - mean.view(1, -1, 1))**2).sum((0, 2)), group=group) / count.to(rows.dtype)
-        return mean, var, count
+            return None
+        return self.process_group or dist.group.WORLD
 
     @property
     def _normalizes_empty_batches(self) -> bool:

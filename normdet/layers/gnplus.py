@@ -1,11 +1,112 @@
 """GN+, the improved Group Normalization of Gunawan, Yin and Zhang (arXiv 2207.01972)."""
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .base import BaseNormLayer, _RunningStatsMixin
+from .whitening import channel_dot, channel_moments, pooled_moments
+
+
+class GroupNormPlusFunction(torch.autograd.Function):
+    r"""GN+ in training with ``batch_stats='channel'`` and ``denominator='sqrt_var'``, and its analytic
+    backward: y = A_c·x_gn + B_c, with x_gn = (x − m_ng)·s_ng the GN part (s = 1/√(v + ε)), μ_c, σ²_c the
+    batch statistics of x_gn, r_c = 1/√(σ²_c + ε), w = sigmoid(λ), and
+
+    .. math::
+        A_c = γ_c·(w + (1 − w)·r_c), \qquad B_c = β_c − γ_c·(1 − w)·r_c·μ_c.
+
+    Forward: the moments of every (sample, channel) over its positions in one fused pass, from which both the
+    GN statistics (pooled over each group's channels) and those of x_gn over the batch (x_gn is an affine map
+    of x within a (sample, channel)) follow on (N, C) tensors; then torch's fused BatchNorm kernel in
+    evaluation form on the (1, N·C, L) view writes y = (x − m)·s·A + B in one pass.
+
+    Backward: the sums D_nc = Σ_l dy and P_nc = Σ_l dy·x_gn in one fused pass; with D_c, P_c their sums over
+    the batch, H_c = r_c·(P_c − μ_c·D_c) (= Σ dy·x_bn), NL the values per channel and u = γ·(1 − w):
+    dβ = D, dγ = w·P + (1 − w)·H, dλ = w(1 − w)·Σ_c γ_c·(P_c − H_c), the gradient reaching x_gn is
+    A·dy + K·x_gn + J with K = −u·r²·H/NL and J = −u·r·D/NL + u·r²·μ·H/NL, and GroupNorm's backward
+    (the group means T1, T2 of that gradient and of its product with x_gn, from the per-(sample, channel)
+    sums) gives dx = s·A·dy + s²·(K − T2)·(x − m) + s·(J − T1): two elementwise passes.
+    Saved for backward: the input and (N, C) statistics. Double backward is not supported.
+
+    Returns y and, not differentiable, μ_c, σ²_c (biased) for the running statistics.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], mix_logit: Tensor, groups: int,
+                eps: float):
+        n, c = x.shape[:2]
+        rows = x.reshape(1, n * c, -1)  # one "channel" per (sample, channel): the kernels' per-channel sums
+        length = rows.size(2)
+        _, mean_nc, m2_nc = channel_moments(rows)
+        size, gn_mean, gn_m2 = pooled_moments(length, mean_nc.view(n, c), m2_nc.view(n, c), groups)
+        gn_scale = torch.rsqrt(gn_m2 / size + eps)  # s, (N, G)
+        scale_nc = gn_scale.repeat_interleave(c // groups, dim=1)
+        centre_nc = gn_mean.repeat_interleave(c // groups, dim=1)
+        # x_gn within (n, c): mean s·(μ_nc − m), M2 s²·M2_nc; pooled over the batch:
+        gn_means = scale_nc * (mean_nc.view(n, c) - centre_nc)
+        batch_mean = gn_means.mean(0)
+        deviation = gn_means - batch_mean
+        batch_var = (scale_nc * scale_nc * m2_nc.view(n, c) + length * deviation * deviation).sum(0) / (n * length)
+        batch_invstd = torch.rsqrt(batch_var + eps)
+        w = torch.sigmoid(mix_logit)
+        gamma = torch.ones_like(batch_mean) if weight is None else weight
+        beta = torch.zeros_like(batch_mean) if bias is None else bias
+        slope = gamma * (w + (1 - w) * batch_invstd)
+        offset = beta - gamma * (1 - w) * batch_invstd * batch_mean
+        gn_var_nc = (gn_m2 / size).repeat_interleave(c // groups, dim=1)
+        y = F.batch_norm(rows, centre_nc.reshape(-1), gn_var_nc.reshape(-1), slope.repeat(n), offset.repeat(n),
+                         False, 0.0, eps)
+        # Reshaped without becoming a view, which the next layer (an in-place ReLU) could not modify.
+        y = torch.ops.aten._unsafe_view(y, x.shape)
+        ctx.save_for_backward(x, weight, mix_logit, centre_nc, gn_var_nc, gn_means, m2_nc, batch_mean, batch_invstd)
+        ctx.groups, ctx.eps = groups, eps
+        ctx.mark_non_differentiable(batch_mean, batch_var)
+        return y, batch_mean, batch_var
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y: Tensor, *_):
+        x, weight, mix_logit, centre_nc, gn_var_nc, gn_means, m2_nc, mu, r = ctx.saved_tensors
+        n, c = x.shape[:2]
+        rows = x.reshape(1, n * c, -1)
+        length = rows.size(2)
+        grad_rows = grad_y.reshape(rows.shape)
+        scale_nc = torch.rsqrt(gn_var_nc + ctx.eps)
+        dot, total = channel_dot(grad_rows, rows, centre_nc.reshape(-1), scale_nc.reshape(-1))
+        p_nc, d_nc = dot.view(n, c), total.view(n, c)  # Σ_l dy·x_gn, Σ_l dy
+        p, d = p_nc.sum(0), d_nc.sum(0)
+        w = torch.sigmoid(mix_logit)
+        gamma = torch.ones_like(mu) if weight is None else weight
+        h = r * (p - mu * d)
+        grad_weight = w * p + (1 - w) * h
+        grad_mix = w * (1 - w) * (gamma * (p - h)).sum()
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            values = n * length
+            slope = gamma * (w + (1 - w) * r)
+            u = gamma * (1 - w)
+            k = -u * r * r * h / values
+            j = (-u * r * d + u * r * r * mu * h) / values
+            x1 = length * gn_means  # Σ_l x_gn per (n, c)
+            x2 = scale_nc * scale_nc * m2_nc.view(n, c) + length * gn_means * gn_means  # Σ_l x_gn²
+            per_group = c // ctx.groups
+            t1 = (slope * d_nc + k * x1 + length * j).view(n, ctx.groups, -1).sum(2) / (per_group * length)
+            t2 = (slope * p_nc + k * x2 + j * x1).view(n, ctx.groups, -1).sum(2) / (per_group * length)
+            t1, t2 = t1.repeat_interleave(per_group, dim=1), t2.repeat_interleave(per_group, dim=1)
+            # dx = s·A·dy + s·(K − T2)·x_gn + s·(J − T1), with x_gn = (x − m)·s: the second and third terms by
+            # the kernel's evaluation form on x (weight s·(K − T2), bias s·(J − T1)), the first added in place.
+            grad_x = F.batch_norm(rows, centre_nc.reshape(-1), gn_var_nc.reshape(-1),
+                                  (scale_nc * (k - t2)).reshape(-1), (scale_nc * (j - t1)).reshape(-1), False, 0.0,
+                                  ctx.eps)
+            grad_x.addcmul_(grad_rows, (scale_nc * slope).view(1, -1, 1))
+            grad_x = grad_x.view(x.shape)
+        return (grad_x, grad_weight if ctx.needs_input_grad[1] else None, d if ctx.needs_input_grad[2] else None,
+                grad_mix.view_as(mix_logit), None, None)
 
 
 @MODELS.register_module('GNPlus')
@@ -120,11 +221,42 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
             return self._divide(x_gn - mean, var, x_gn.size(0))
         return self._standardize(x_gn, dims=(0, ) + tuple(range(2, x_gn.dim())))
 
+    @property
+    def _fuses_affine(self) -> bool:
+        # The default form applies the affine with its statistics in one kernel (GroupNormPlusFunction).
+        return self.batch_stats == 'channel' and self.denominator == 'sqrt_var'
+
     def _normalize(self, x: Tensor) -> Tensor:
+        if self._fuses_affine:
+            return self._normalize_fused(x)
         x_gn = self._group_standardize(x)
         x_bn = self._batch_standardize(x_gn)
         w = torch.sigmoid(self.mix_logit.to(x.dtype))
         return torch.lerp(x_bn, x_gn, w)
+
+    def _normalize_fused(self, x: Tensor) -> Tensor:
+        weight, bias = self._affine_params(x.dtype)
+        mix_logit = self.mix_logit.to(x.dtype)
+        if self._uses_batch_stats():
+            values = x.numel() // x.size(1)
+            if values < 2:
+                raise ValueError(f'{type(self).__name__} needs more than 1 value per statistic in training (as '
+                                 f'BatchNorm), got input of shape {tuple(x.shape)}')
+            y, mean, var = GroupNormPlusFunction.apply(x.contiguous(), weight, bias, mix_logit, self.num_groups,
+                                                       self.eps)
+            self._update_running_stats(mean, var, values)
+            return y
+        # Evaluation: y = A·x_gn + B with the running statistics, which is GroupNorm with weight A and bias B.
+        w = torch.sigmoid(mix_logit)
+        invstd = torch.rsqrt(self.running_var.to(x.dtype) + self.eps)
+        gamma = torch.ones_like(invstd) if weight is None else weight
+        slope = gamma * (w + (1 - w) * invstd)
+        offset = -gamma * (1 - w) * invstd * self.running_mean.to(x.dtype)
+        if bias is not None:
+            offset = offset + bias
+        if x.numel() == self.num_groups:  # one value per group, which F.group_norm refuses: x_gn = 0
+            return (x - x) + offset.view((1, -1) + (1, ) * (x.dim() - 2))
+        return F.group_norm(x, self.num_groups, slope, offset, self.eps)
 
     def extra_repr(self) -> str:
         return (f'{self.num_features}, num_groups={self.num_groups}, eps={self.eps}, momentum={self.momentum}, '
