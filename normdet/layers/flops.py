@@ -21,10 +21,11 @@ Elementwise work (centring, trace normalisation, the mix of GN+) is not counted,
 elementwise op. The counter can key a handle on an op only, never on a module, so the layers reach it two
 ways:
 
-* GW and ItN in training run as autograd Functions, which the trace holds as one ``prim::PythonOp`` each
-  (their inner ops are not in it): importing normdet adds handles for those two ops to the counter's
-  defaults, so ``mmengine.analysis.get_model_complexity_info`` (and mmdet's ``get_flops.py``) count them.
-* The other layers (and ItN in evaluation) trace as plain elementwise ops and broadcast matmuls, which the
+* Every layer in training (GW also in evaluation) runs as an autograd Function, which the trace holds as one
+  ``prim::PythonOp`` (its inner ops are not in it): importing normdet adds handles for those ops to the
+  counter's defaults, so ``mmengine.analysis.get_model_complexity_info`` (and mmdet's ``get_flops.py``)
+  count them.
+* The layers in evaluation (but GW) trace as plain elementwise ops and broadcast matmuls, which the
   counter counts as zero or, for a matmul whose second operand carries the batch, only in part: no handle
   could tell their ops from anyone else's. :class:`NormFlopAnalyzer` counts every normdet layer as a module
   instead (its rule above, for the shapes it was called with), and ``tools/analysis_tools/get_flops.py``
@@ -39,11 +40,11 @@ from mmengine.analysis.jit_handles import get_shape
 from mmengine.registry import MODELS
 
 from .base import BaseNormLayer
-from .bgn import BatchGroupNorm
-from .gnplus import GroupNormPlus
+from .bgn import BatchGroupNorm, BatchGroupNormFunction
+from .gnplus import GroupNormPlus, GroupNormPlusFunction
 from .gw import GroupWhitening, GroupWhiteningFunction
 from .itn import IterNorm, IterNormFunction
-from .swbn import StochasticWhiteningBN
+from .swbn import StochasticWhiteningBN, StochasticWhiteningFunction
 
 
 def newton_flops(dim: int, iterations: int) -> int:
@@ -80,21 +81,33 @@ def _bgn(layer: BatchGroupNorm, shape) -> int:
 
 
 def _gnplus(layer: GroupNormPlus, shape) -> int:
-    # mmengine's aten::group_norm handle: 4 per element without an affine (the layer applies its own once).
-    return 4 * prod(shape) + batch_norm_flops(shape, layer._uses_batch_stats(), layer.affine)
+    return group_norm_plus_flops(shape, layer._uses_batch_stats(), layer.affine)
 
 
 def _itn(layer: IterNorm, shape) -> int:
     return iter_norm_flops(shape, layer.group_size, layer.T, layer.training)
 
 
-def _swbn(layer: StochasticWhiteningBN, shape) -> int:
-    d = layer.group_size
-    flops = batch_norm_flops(shape, layer._uses_batch_stats(), layer.affine) + d * prod(shape)
-    if layer.training and layer.whitening_lr > 0:
-        per_group = (4 if layer.criterion == 'fro' else 3) * d**3  # WΣWᵀ, (WΣWᵀ − I)·W[, ·Σ]
-        flops += d * prod(shape) + layer.num_groups * per_group
+def group_norm_plus_flops(shape: Sequence[int], batch_stats: bool, affine: bool) -> int:
+    """GNPlus: mmengine's aten::group_norm handle without an affine (4 per element; the layer applies its own
+    once), plus its batch part as BatchNorm."""
+    return 4 * prod(shape) + batch_norm_flops(shape, batch_stats, affine)
+
+
+def stochastic_whitening_flops(shape: Sequence[int], group_size: int, batch_stats: bool, affine: bool,
+                               stepping: bool, frobenius: bool) -> int:
+    """SWBN: BatchNorm, W·x̂ (d·E), and with a whitening step the covariance (d·E) and 3·d³ (4·d³ for the
+    Frobenius criterion) per group: WΣWᵀ, (WΣWᵀ − I)·W[, ·Σ]."""
+    d = group_size
+    flops = batch_norm_flops(shape, batch_stats, affine) + d * prod(shape)
+    if stepping:
+        flops += d * prod(shape) + shape[1] // d * (4 if frobenius else 3) * d**3
     return flops
+
+
+def _swbn(layer: StochasticWhiteningBN, shape) -> int:
+    return stochastic_whitening_flops(shape, layer.group_size, layer._uses_batch_stats(), layer.affine,
+                                      layer.training and layer.whitening_lr > 0, layer.criterion == 'fro')
 
 
 # Keyed on the class that defines the math; a subclass (SyncBGN) takes its base's rule.
@@ -135,10 +148,36 @@ def _iter_norm_handle(inputs, outputs) -> int:
     return iter_norm_flops(get_shape(inputs[0]), group_size, iterations, training=True)
 
 
+def _affine(inputs, tensors_without_affine: int) -> bool:
+    # weight and bias are tensor inputs of the op when the layer has an affine, scalar (None) arguments otherwise
+    return len(inputs) > tensors_without_affine
+
+
+def _batch_group_norm_handle(inputs, outputs) -> int:
+    # BatchGroupNormFunction.apply(x, weight, bias, groups, eps, process_group), in training
+    return batch_norm_flops(get_shape(inputs[0]), True, _affine(inputs, 1))
+
+
+def _group_norm_plus_handle(inputs, outputs) -> int:
+    # GroupNormPlusFunction.apply(x, weight, bias, mix_logit, groups, eps), in training
+    return group_norm_plus_flops(get_shape(inputs[0]), True, _affine(inputs, 2))
+
+
+def _stochastic_whitening_handle(inputs, outputs) -> int:
+    # StochasticWhiteningFunction.apply(x, weight, bias, wm, group_size, eps, whitening_lr, frobenius,
+    # symmetrize), in training
+    group_size, _, lr, frobenius, _ = _scalar_args(outputs)[-5:]
+    return stochastic_whitening_flops(get_shape(inputs[0]), group_size, True, _affine(inputs, 2), lr > 0,
+                                      bool(frobenius))
+
+
 # The counter names an autograd Function's op 'prim::PythonOp.' + its class name.
 FLOP_HANDLES = {
     f'prim::PythonOp.{GroupWhiteningFunction.__name__}': _group_whitening_handle,
+    f'prim::PythonOp.{BatchGroupNormFunction.__name__}': _batch_group_norm_handle,
+    f'prim::PythonOp.{GroupNormPlusFunction.__name__}': _group_norm_plus_handle,
     f'prim::PythonOp.{IterNormFunction.__name__}': _iter_norm_handle,
+    f'prim::PythonOp.{StochasticWhiteningFunction.__name__}': _stochastic_whitening_handle,
 }
 # Registration: every FlopAnalyzer starts from these defaults (mmengine has no registry for op handles).
 complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS.update(FLOP_HANDLES)

@@ -7,7 +7,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .base import BaseNormLayer, _GroupSizeMixin
-from .whitening import blocked_matmul_sum, grouped_channels, newton_schulz_whitening, newton_schulz_whitening_backward
+from .whitening import (blocked_matmul_sum, grouped_channels, newton_schulz_whitening, newton_schulz_whitening_backward,
+                        sum_over_samples)
 
 
 class IterNormFunction(torch.autograd.Function):
@@ -42,7 +43,7 @@ class IterNormFunction(torch.autograd.Function):
         # xc, whitened in place below; allocated in the input's shape and returned as is (see GW's forward).
         result = torch.empty(x.shape, dtype=x.dtype, device=x.device)
         out = torch.sub(x4, mean, out=result.view(x4.shape))
-        sigma = _sum_over_samples(out, out).div_(m)
+        sigma = sum_over_samples(out, out).div_(m)
         sigma.diagonal(dim1=-2, dim2=-1).add_(eps)
         wm = newton_schulz_whitening(sigma, iterations)
         wm_affine = wm if weight is None else wm * weight.view(groups, d, 1)
@@ -63,7 +64,7 @@ class IterNormFunction(torch.autograd.Function):
             m = n * length
             grad4 = grad_out.reshape(x4.shape)
             sums = grad4.sum((0, 3)).unsqueeze(-1)  # r: (G, d, 1)
-            cross = _sum_over_samples(grad4, x4).baddbmm_(sums, mean.transpose(1, 2), alpha=-1)
+            cross = sum_over_samples(grad4, x4).baddbmm_(sums, mean.transpose(1, 2), alpha=-1)
             gamma = grad4.new_ones(groups, d, 1) if weight is None else weight.view(groups, d, 1)
             if ctx.needs_input_grad[1]:
                 grad_weight = (wm * cross).sum(-1).view(-1)
@@ -79,20 +80,6 @@ class IterNormFunction(torch.autograd.Function):
                 blocked_matmul_sum(grad_x4, [(sym.unsqueeze(0), x4), ((wm_t * gamma.transpose(1, 2)).unsqueeze(0), grad4)],
                                    shift.unsqueeze(0))
         return grad_x, grad_weight, grad_bias, None, None, None
-
-
-def _sum_over_samples(a: Tensor, b: Tensor, block: int = 1 << 20) -> Tensor:
-    """Σ_n a_n·b_nᵀ for (N, G, d, L) tensors: (G, d, d). One batched matmul over samples and groups, in
-    chunks of samples whose (G, d, d) products take at most about `block` elements (many RoIs)."""
-    n, groups, d, length = a.shape
-    chunk = max(1, block // (groups * d * d))
-    total = None
-    for s0 in range(0, n, chunk):
-        s1 = min(s0 + chunk, n)
-        prods = torch.bmm(a[s0:s1].reshape(-1, d, length), b[s0:s1].reshape(-1, d, length).transpose(1, 2))
-        part = prods.view(s1 - s0, groups, d, d).sum(0)
-        total = part if total is None else total.add_(part)
-    return total
 
 
 @MODELS.register_module('ItN')

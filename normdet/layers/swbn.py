@@ -1,13 +1,106 @@
 """Stochastic Whitening Batch Normalization (Zhang, Nezhadarya, Fashandi, Liu, Graham, Shah, CVPR 2021,
 arXiv 2106.04413)."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .base import BaseNormLayer, _GroupSizeMixin, _RunningStatsMixin
-from .whitening import grouped_channels
+from .whitening import blocked_matmul_sum, channel_moments, grouped_channels, sum_over_samples
+
+
+class StochasticWhiteningFunction(torch.autograd.Function):
+    r"""SWBN in training: z = γ ⊙ (W·x̂) + β per group of d channels, x̂ = (x − μ)·r the batch-standardised
+    input (r = 1/√(σ² + ε) per channel), with the analytic backward. W receives no gradient: with
+    ``whitening_lr`` > 0 it is the given matrix after one :func:`whitening_step` on the batch covariance
+    Σ = Σ_n x̂_n·x̂_nᵀ/m of x̂, otherwise the given matrix.
+
+    Layout as IterNorm's: (N, G, d, L) views of the input. Forward: per-channel moments in one fused pass,
+    x̂ by torch's evaluation-form BatchNorm kernel into the output's memory, Σ (one matmul over the input's
+    size, skipped without a step), then z written over x̂ block by block
+    (:func:`~normdet.layers.whitening.blocked_matmul_sum`).
+
+    Backward, with r_dz = the per-channel sums of dz and K = Σ_n dz_n·x̂_nᵀ = (Σ_n dz_n·x_nᵀ − r_dz·μᵀ)·diag(r):
+
+    .. math::
+        dγ_i = Σ_j W_{ij} K_{ij}, \quad dβ = r_{dz}, \quad
+        dx = diag(r)·Wᵀ·diag(γ)·dz − r²⊙b/m ⊙ (x − μ) − r⊙a/m, \quad a = Wᵀ(γ ⊙ r_{dz}),\ b_j = Σ_i γ_i W_{ij} K_{ij},
+
+    BatchNorm's backward of dx̂ = Wᵀ·diag(γ)·dz with its two means read off K and r_dz: the matmuls K and dx,
+    and one elementwise pass. Saved: the input and (C,) and (G, d, d) tensors; not x̂, not the output.
+    Returns z and, not differentiable, μ and σ² (biased) for the running statistics, the W applied and Σ
+    (empty without a step).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], wm: Tensor, group_size: int,
+                eps: float, whitening_lr: float, frobenius: bool, symmetrize: bool):
+        x4 = grouped_channels(x, group_size)
+        n, groups, d, length = x4.shape
+        count, mean, m2 = channel_moments(x)
+        var = m2 / count
+        # x̂, whitened in place below; allocated in the input's shape and returned as is (see GW's forward).
+        result = F.batch_norm(x, mean, var, None, None, False, 0.0, eps)
+        out = result.view(x4.shape)
+        sigma = out.new_empty(0)
+        if whitening_lr > 0:
+            sigma = sum_over_samples(out, out).div_(count)
+            wm = whitening_step(wm, sigma, whitening_lr, frobenius, symmetrize)
+        wm_affine = wm if weight is None else wm * weight.view(groups, d, 1)
+        blocked_matmul_sum(out, [(wm_affine.unsqueeze(0), out)], None if bias is None else bias.view(1, groups, d, 1))
+        ctx.eps = eps
+        ctx.save_for_backward(x4, mean, var, wm, weight)
+        ctx.mark_non_differentiable(mean, var, wm, sigma)
+        return result, mean, var, wm, sigma
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor, *_):
+        x4, mean, var, wm, weight = ctx.saved_tensors
+        grad_x = grad_weight = grad_bias = None
+        n, groups, d, length = x4.shape
+        m = n * length
+        grad4 = grad_out.reshape(x4.shape)
+        invstd = torch.rsqrt(var + ctx.eps).view(groups, 1, d)
+        mean3 = mean.view(groups, d, 1)
+        sums = grad4.sum((0, 3)).unsqueeze(-1)  # r_dz: (G, d, 1)
+        cross = sum_over_samples(grad4, x4).baddbmm_(sums, mean3.transpose(1, 2), alpha=-1).mul_(invstd)  # K
+        gamma = grad4.new_ones(groups, d, 1) if weight is None else weight.view(groups, d, 1)
+        if ctx.needs_input_grad[1]:
+            grad_weight = (wm * cross).sum(-1).view(-1)
+        if ctx.needs_input_grad[2]:
+            grad_bias = sums.view(-1)
+        if ctx.needs_input_grad[0]:
+            wm_gamma = wm * gamma  # diag(γ)·W
+            a = torch.bmm(wm_gamma.transpose(1, 2), sums).view(groups, d)  # Wᵀ(γ ⊙ r_dz)
+            b = (wm_gamma * cross).sum(1)  # b_j = Σ_i γ_i W_ij K_ij
+            invstd = invstd.view(groups, d)
+            slope = -invstd * invstd * b / m  # on x − μ
+            shift = (-slope * mean.view(groups, d) - invstd * a / m).view(1, groups, d, 1)
+            grad_x = torch.empty(x4.shape, dtype=x4.dtype, device=x4.device)
+            blocked_matmul_sum(grad_x, [((wm_gamma.transpose(1, 2) * invstd.unsqueeze(-1)).unsqueeze(0), grad4)], shift)
+            grad_x.addcmul_(x4, slope.view(1, groups, d, 1))
+            grad_x = grad_x.view(grad_out.shape)
+        return grad_x, grad_weight, grad_bias, None, None, None, None, None, None
+
+
+def whitening_step(wm: Tensor, sigma: Tensor, lr: float, frobenius: bool, symmetrize: bool) -> Tensor:
+    """W after one step of size `lr` on SWBN's whitening criterion for the covariances `sigma`, (G, d, d) both
+    (see :class:`StochasticWhiteningBN`): the KL criterion's natural-gradient step, or with `frobenius` the
+    Frobenius criterion's gradient step; then (W + Wᵀ)/2 with `symmetrize`."""
+    eye = torch.eye(sigma.size(-1), dtype=sigma.dtype, device=sigma.device)
+    residual = wm @ sigma @ wm.transpose(1, 2) - eye
+    step = residual @ wm
+    if frobenius:
+        norm = torch.linalg.matrix_norm(residual).clamp_min(torch.finfo(sigma.dtype).tiny)
+        step = step @ sigma / norm.view(-1, 1, 1)
+    wm = wm - lr * step
+    if symmetrize:
+        wm = (wm + wm.transpose(1, 2)) / 2
+    return wm
 
 
 @MODELS.register_module('SWBN')
@@ -97,42 +190,46 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
         self.last_covariance = None
         self.whitening_matrix.copy_(torch.eye(self.group_size).expand_as(self.whitening_matrix))
 
-    @torch.no_grad()
-    def _whitening_step(self, sigma: Tensor) -> None:
-        w = self.whitening_matrix.to(sigma.dtype)
-        eye = torch.eye(sigma.size(-1), dtype=sigma.dtype, device=sigma.device)
-        residual = w @ sigma @ w.transpose(1, 2) - eye
-        step = residual @ w
-        if self.criterion == 'fro':
-            norm = torch.linalg.matrix_norm(residual).clamp_min(torch.finfo(sigma.dtype).tiny)
-            step = step @ sigma / norm.view(-1, 1, 1)
-        w = w - self.whitening_lr * step
-        if self.symmetrize:
-            w = (w + w.transpose(1, 2)) / 2
-        self.whitening_matrix.copy_(w)
+    # The affine is fused into the whitening matmul (StochasticWhiteningFunction), also in evaluation.
+    _fuses_affine = True
 
     def _normalize(self, x: Tensor) -> Tensor:
-        # (N, C/d, d, L): each sample's groups as (d, L) blocks, so W applies per sample as a batched matmul
-        # whose output is already in the input's contiguous layout.
-        x_hat = grouped_channels(self._standardize(x, dims=(0, ) + tuple(range(2, x.dim()))), self.group_size)
-        if self.training and self.whitening_lr > 0:
-            self.last_covariance = self._group_covariance(x_hat.detach())
-            self._whitening_step(self.last_covariance)
-        # A copy: the next training forward updates the buffer in place while this graph may still need W.
-        w = self.whitening_matrix.to(x.dtype, copy=True)
-        return torch.matmul(w, x_hat).view(x.shape)
-
-    @staticmethod
-    def _group_covariance(x_hat: Tensor) -> Tensor:
-        """Σ of each group over the batch and positions, (C/d, d, d), from (N, C/d, d, L) rows."""
-        xc = x_hat - x_hat.mean(dim=(0, 3), keepdim=True)
-        return torch.matmul(xc, xc.transpose(-1, -2)).sum(0) / (x_hat.size(0) * x_hat.size(3))
+        weight, bias = self._affine_params(x.dtype)
+        if self._uses_batch_stats():
+            values = x.numel() // x.size(1)
+            if values < 2:
+                raise ValueError(f'{type(self).__name__} needs more than 1 value per statistic in training (as '
+                                 f'BatchNorm), got input of shape {tuple(x.shape)}')
+            # A copy: the next training forward updates the buffer in place while this graph may still need W.
+            wm = self.whitening_matrix.to(x.dtype, copy=True)
+            lr = self.whitening_lr if self.training else 0.0
+            y, mean, var, wm, sigma = StochasticWhiteningFunction.apply(
+                x.contiguous(), weight, bias, wm, self.group_size, self.eps, lr, self.criterion == 'fro',
+                self.symmetrize)
+            if lr > 0:
+                self.last_covariance = sigma
+                with torch.no_grad():
+                    self.whitening_matrix.copy_(wm)
+            self._update_running_stats(mean, var, values)
+            return y
+        # Evaluation: BatchNorm with the running statistics, then W (as a (N, C/d, d, L) batched matmul whose
+        # output is already in the input's contiguous layout) with the affine fused in.
+        x_hat = grouped_channels(F.batch_norm(x.contiguous(), self.running_mean.to(x.dtype),
+                                              self.running_var.to(x.dtype), None, None, False, 0.0, self.eps),
+                                 self.group_size)
+        wm = self.whitening_matrix.to(x.dtype, copy=True)
+        if weight is not None:
+            wm = wm * weight.view(self.num_groups, self.group_size, 1)
+        y = torch.matmul(wm, x_hat)
+        if bias is not None:
+            y = y + bias.view(1, self.num_groups, self.group_size, 1)
+        return y.view(x.shape)
 
     @torch.no_grad()
     def whitening_stats(self) -> Optional[dict]:
         r"""How white the last training batch left the output, per group: with M = WΣWᵀ (W the matrix this
         layer applied, Σ = ``last_covariance``), ``kl`` = ½(tr M − ln det M) − d/2 and ``fro`` =
-        ½‖I − M‖_F (the two criteria, 0 when M = I; ``kl`` is inf where M is singular), and ``cond`` = the
+        ½‖I − M‖_F (the two criteria, 0 when M = I; ``kl`` is inf where M is singular to the precision of Σ), and ``cond`` = the
         condition number of W (2-norm). Float64 tensors of shape (C/d,); None before the first step.
 
         Example::
@@ -147,9 +244,11 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
         w = self.whitening_matrix.double()
         m = w @ self.last_covariance.double() @ w.transpose(1, 2)
         eye = torch.eye(m.size(-1), dtype=m.dtype, device=m.device)
-        sign, logdet = torch.linalg.slogdet(m)
-        kl = (m.diagonal(dim1=1, dim2=2).sum(-1) - logdet) / 2 - m.size(-1) / 2
-        kl = torch.where(sign > 0, kl, torch.full_like(kl, float('inf')))
+        evals = torch.linalg.eigvalsh((m + m.transpose(1, 2)) / 2)
+        # Singular to the precision Σ was computed in: its rounding leaves tiny eigenvalues of either sign.
+        singular = evals[:, 0] <= m.size(-1) * torch.finfo(self.last_covariance.dtype).eps * evals[:, -1]
+        kl = (evals.sum(-1) - evals.clamp_min(torch.finfo(m.dtype).tiny).log().sum(-1)) / 2 - m.size(-1) / 2
+        kl = torch.where(singular, torch.full_like(kl, float('inf')), kl)
         return dict(kl=kl, fro=torch.linalg.matrix_norm(eye - m) / 2, cond=torch.linalg.cond(w))
 
     def extra_repr(self) -> str:

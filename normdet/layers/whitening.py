@@ -160,6 +160,20 @@ def matmul_4d(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
     return out
 
 
+def sum_over_samples(a: Tensor, b: Tensor, block: int = 1 << 20) -> Tensor:
+    """Σ_n a_n·b_nᵀ for (N, G, d, L) tensors: (G, d, d). One batched matmul over samples and groups, in
+    chunks of samples whose (G, d, d) products take at most about `block` elements (many RoIs)."""
+    n, groups, d, length = a.shape
+    chunk = max(1, block // (groups * d * d))
+    total = None
+    for s0 in range(0, n, chunk):
+        s1 = min(s0 + chunk, n)
+        prods = torch.bmm(a[s0:s1].reshape(-1, d, length), b[s0:s1].reshape(-1, d, length).transpose(1, 2))
+        part = prods.view(s1 - s0, groups, d, d).sum(0)
+        total = part if total is None else total.add_(part)
+    return total
+
+
 def blocked_matmul_sum(out: Tensor, terms, shift: Optional[Tensor] = None, block: Optional[int] = None) -> Tensor:
     """out[n, k] = Σ_t mats_t[n, k]·data_t[n, k] + shift[n, k] for every sample n and slot or group k, block
     by block through one small buffer.

@@ -41,7 +41,8 @@ def test_every_layer_has_a_rule_and_a_hand_count():
 
 
 def test_importing_normdet_registers_the_handles_of_the_autograd_functions():
-    assert set(FLOP_HANDLES) == {'prim::PythonOp.GroupWhiteningFunction', 'prim::PythonOp.IterNormFunction'}
+    assert set(FLOP_HANDLES) == {f'prim::PythonOp.{name}Function' for name in (
+        'GroupWhitening', 'BatchGroupNorm', 'GroupNormPlus', 'IterNorm', 'StochasticWhitening')}
     assert all(_DEFAULT_SUPPORTED_FLOP_OPS[name] is handle for name, handle in FLOP_HANDLES.items())
 
 
@@ -56,9 +57,9 @@ def test_layer_count_is_the_hand_count(norm_type, training):
     assert not analyzer.unsupported_ops()  # the layer's elementwise ops are not reported as unsupported
 
 
-# ItN evaluates with plain ops, not its autograd Function (see NormFlopAnalyzer).
-@pytest.mark.parametrize('norm_type, training', [('GW', True), ('GW', False), ('ItN', True)],
-                         ids=['GW-train', 'GW-eval', 'ItN-train'])
+# In evaluation only GW runs its autograd Function; the others evaluate with plain ops (see NormFlopAnalyzer).
+@pytest.mark.parametrize('norm_type, training', [('GW', False)] + [(norm_type, True) for norm_type in NORM_TYPES],
+                         ids=['GW-eval'] + [f'{norm_type}-train' for norm_type in NORM_TYPES])
 def test_mmengine_counter_counts_the_autograd_functions_by_the_rules(norm_type, training):
     layer = build(norm_type, training)
     x = torch.randn(SHAPE)
