@@ -112,3 +112,10 @@ def test_reused_runs_get_the_inference_columns(tmp_path, monkeypatch):
     assert saved['BGN']['folded_layers'] == saved['BGN']['normdet_layers'] > 0
     assert 0 < saved['BGN']['folded_ms_per_image'] < math.inf
     assert results['BGN']['gflops'] == saved['BGN']['gflops'] > 0
+    # A run of another length, or one whose checkpoint is gone, is not a finished run of the config.
+    work_dir = tmp_path / 'runs' / osp.splitext(osp.basename(CONFIG))[0]
+    assert compare_norms.finished_run(str(work_dir), CONFIG)
+    (work_dir / 'iter_2.pth').rename(work_dir / 'iter_1.pth')
+    assert not compare_norms.finished_run(str(work_dir), CONFIG)
+    (work_dir / 'demo_results.json').write_text(json.dumps({'iterations': 1, 'checkpoint': 'iter_1.pth'}))
+    assert not compare_norms.finished_run(str(work_dir), CONFIG)
