@@ -17,6 +17,7 @@ setup(
     packages=find_packages(include=['normdet', 'normdet.*']),
     python_requires='>=3.8',
     install_requires=read_requirements('requirements/runtime.txt'),
-    extras_require={'tests': read_requirements('requirements/tests.txt')},
+    extras_require={'tests': read_requirements('requirements/tests.txt'),
+                    'analysis': read_requirements('requirements/analysis.txt')},
     license='Apache License 2.0',
 )

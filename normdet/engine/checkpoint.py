@@ -12,7 +12,11 @@ hold:
 * numpy scalars (``numpy._core.multiarray.scalar``) wherever a hook or metric logged one (runtime info,
   ``meta``).
 
-:func:`mmengine_checkpoint_globals` allow-lists exactly these for the duration of a load. numpy 1 pickles
+:func:`mmengine_checkpoint_globals` allow-lists exactly these for the duration of a load. Importing normdet
+(as every normdet config does through ``custom_imports``) also makes mmengine's loader of local files
+(``mmengine.runner.load_checkpoint``, hence mmdet's ``tools/analysis_tools/benchmark.py``,
+``mmdet.apis.init_detector`` and ``DetInferencer``) load inside that context
+(:func:`register_local_checkpoint_loader`); the allow-list is still in force only during each load. numpy 1 pickles
 its functions under ``numpy.core.multiarray``, numpy 2 under ``numpy._core.multiarray``: both names are
 accepted, so checkpoints load whichever numpy wrote them. ``builtins.getattr`` itself would let a file
 read any attribute of any allow-listed object, so that name is bound to :func:`_history_buffer_method`,
@@ -68,6 +72,28 @@ def mmengine_checkpoint_globals():
     safe_globals = getattr(torch.serialization, 'safe_globals', None)
     with safe_globals(checkpoint_safe_globals()) if safe_globals else nullcontext():
         yield
+
+
+def register_local_checkpoint_loader():
+    """Register, in place of mmengine's loader of local checkpoint files (``CheckpointLoader``'s scheme
+    ``''``, which ``mmengine.runner.load_checkpoint`` and ``_load_checkpoint`` use for every path without
+    a URL prefix), the same loader called inside :func:`mmengine_checkpoint_globals`. Idempotent; done
+    when normdet is imported."""
+    from mmengine.runner import checkpoint
+
+    if getattr(checkpoint.CheckpointLoader._schemes.get(''), 'loads_mmengine_checkpoints', False):
+        return
+
+    # Named as mmengine's: its log line names the loader by the function's name ("by local backend").
+    def load_from_local(filename, map_location):
+        with mmengine_checkpoint_globals():
+            return checkpoint.load_from_local(filename, map_location)
+
+    load_from_local.loads_mmengine_checkpoints = True
+    checkpoint.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+
+
+register_local_checkpoint_loader()
 
 
 def write_atomically(write, path):

@@ -1,5 +1,6 @@
 """What ``tools/train.py`` and ``tools/test.py`` do once their arguments are parsed, and the model the
-analysis and deployment tools build and call (:func:`build_model`, :func:`tensor_forward`).
+analysis and deployment tools build, call and count (:func:`build_model`, :func:`tensor_forward`,
+:func:`count_flops`).
 
 The command-line flags and their meaning are mmdet 3.3.0's; the runner is
 :class:`~normdet.engine.runner.NormDetRunner` (CPU/gloo multi-process runs, torch >= 2.6 checkpoint
@@ -206,3 +207,20 @@ def tensor_forward(model, height: int, width: int):
                                                batch_input_shape=size, scale_factor=(1.0, 1.0)))]
     model.forward = partial(model.forward, data_samples=samples, mode='tensor')
     return model, torch.randn(1, 3, height, width)
+
+
+def count_flops(model, height: int, width: int):
+    """``(flop analyzer, parameter count)`` of one forward of ``model`` in evaluation mode on one random
+    H x W image (``mode='tensor'``, :func:`tensor_forward`; the image drawn from seed 0, as the RoI heads'
+    FLOPs depend on the proposals), normdet's layers counted by their rules
+    (:class:`~normdet.layers.NormFlopAnalyzer`). ``model``'s forward stays bound to ``mode='tensor'``:
+    hand it a copy to call it otherwise afterwards."""
+    from mmengine.analysis import parameter_count
+
+    from ..layers import NormFlopAnalyzer
+
+    torch.manual_seed(0)
+    model, inputs = tensor_forward(model.eval(), height, width)
+    analyzer = NormFlopAnalyzer(model, (inputs, ))
+    analyzer.total()
+    return analyzer, parameter_count(model)['']

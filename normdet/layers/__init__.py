@@ -15,7 +15,7 @@ from .swbn import StochasticWhiteningBN
 # isort: on
 # Registers the FLOP handles of GW and ItN in mmengine's complexity counter (and only that).
 from .flops import NormFlopAnalyzer, norm_flops
-from .fuse import fold_norm, fold_norms
+from .fuse import fold_norm, fold_norms, folded_copy
 from .utils import freeze_running_stats, has_running_stats, is_norm
 
 
@@ -51,5 +51,6 @@ __all__ = [
     'GroupWhitening', 'BatchGroupNorm', 'SyncBatchGroupNorm', 'GroupNormPlus', 'IterNorm',
     'StochasticWhiteningBN', 'BaseNormLayer', 'NORM_TYPES', 'NORM_LAYERS', 'small_norm_cfg', 'paper_norm_cfg',
     'NormConfigError', 'resolve_group_size', 'collect_config_problems', 'is_norm', 'has_running_stats',
-    'freeze_running_stats', 'NormFlopAnalyzer', 'norm_flops', 'fold_norm', 'fold_norms'
+    'freeze_running_stats', 'NormFlopAnalyzer', 'norm_flops', 'fold_norm', 'fold_norms',
+    'folded_copy'
 ]

@@ -18,7 +18,8 @@ Example::
 
     >>> model = fold_norms(detector.eval())   # in place; returns the model
 """
-from typing import Optional
+import copy
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -125,3 +126,11 @@ def fold_norms(model: nn.Module) -> nn.Module:
         else:
             fold_norms(child)
     return model
+
+
+def folded_copy(model: nn.Module) -> Tuple[nn.Module, int, int]:
+    """``(folded, layers, folded_layers)``: a deep copy of ``model`` (left as it is) in evaluation mode with
+    :func:`fold_norms` applied, how many normdet layers ``model`` has and how many of them were folded."""
+    folded = fold_norms(copy.deepcopy(model).eval())
+    layers = sum(isinstance(m, BaseNormLayer) for m in model.modules())
+    return folded, layers, layers - sum(isinstance(m, BaseNormLayer) for m in folded.modules())

@@ -1,7 +1,8 @@
-"""Forward+backward time and peak memory of normalization layers, and seconds per training iteration of
-detectors, measured side by side in one process.
+"""Forward+backward time and peak memory of normalization layers, seconds per training iteration of
+detectors and seconds per inference call of models, measured side by side in one process.
 
-Used by ``tools/analysis_tools/benchmark_norms.py`` (``make bench``), which formats the results. Each
+Used by ``tools/analysis_tools/benchmark_norms.py`` (``make bench``), which formats the results, and by
+``demo/compare_norms.py`` and ``tools/analysis_tools/benchmark_folding.py`` (inference). Each
 benchmark is a :class:`BaseBenchmark`: :meth:`~BaseBenchmark.run_once` runs every candidate once (one
 round), :meth:`~BaseBenchmark.run` discards some warm-up rounds and summarises the rest. Conventions, so
 that numbers mean the same on every machine:
@@ -330,8 +331,51 @@ class TrainingIterationBenchmark(BaseBenchmark):
         return seconds
 
     def summarise(self, times: Dict[str, List[float]]) -> Dict[str, Dict[str, float]]:
-        result = {}
-        for name, ts in times.items():
-            q1, median, q3 = statistics.quantiles(ts, n=4)
-            result[name] = dict(median=statistics.median(ts), q1=q1, q3=q3)
-        return result
+        return {name: quartiles(ts) for name, ts in times.items()}
+
+
+class InferenceBenchmark(BaseBenchmark):
+    """Seconds per inference call of several models in evaluation mode on the same data, interleaved in one
+    process, under ``torch.no_grad()``.
+
+    Each model is called as ``forward(model, data)``; the default, ``model.test_step(data)``, is a
+    detector's whole test-time path on a batch of its test data loader: the data preprocessor (normalise,
+    pad), backbone, neck, RPN, RoI heads and the postprocessing (NMS, box rescaling, mask pasting).
+    :meth:`run` returns, per model name, the median and the quartiles of its timed calls.
+
+    Args:
+        models: ``{name: model}``, put in evaluation mode.
+        data: what every call gets, e.g. a batch of one image of the test data loader.
+        repeats, warmup: timed and discarded rounds.
+        forward: how a model is called on ``data`` (default ``model.test_step(data)``).
+    """
+
+    def __init__(self, models: Dict[str, nn.Module], data, repeats: int = 11, warmup: int = 2,
+                 forward: Optional[Callable[[nn.Module, object], object]] = None):
+        super().__init__(repeats, warmup)
+        self.models = {name: model.eval() for name, model in models.items()}
+        self.data = data
+        self.forward = forward or (lambda model, data: model.test_step(data))
+
+    def run_once(self) -> Dict[str, float]:
+        seconds = {}
+        with torch.no_grad():
+            for name, model in self.models.items():
+                device = next(model.parameters()).device
+                _sync(device)
+                start = time.perf_counter()
+                self.forward(model, self.data)
+                _sync(device)
+                seconds[name] = time.perf_counter() - start
+        return seconds
+
+    def summarise(self, times: Dict[str, List[float]]) -> Dict[str, Dict[str, float]]:
+        return {name: quartiles(ts) for name, ts in times.items()}
+
+
+def quartiles(values: Sequence[float]) -> Dict[str, float]:
+    """``{'median', 'q1', 'q3'}`` of ``values`` (one value: all three are it)."""
+    if len(values) < 2:
+        return dict(median=values[0], q1=values[0], q3=values[0])
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return dict(median=statistics.median(values), q1=q1, q3=q3)

@@ -148,3 +148,25 @@ def test_resume_without_a_usable_last_checkpoint_record_takes_the_newest(tmp_pat
         assert find_resumable_checkpoint(str(tmp_path)) == str(new)
     (tmp_path / 'last_checkpoint').unlink()
     assert find_resumable_checkpoint(str(tmp_path)) == str(new)
+
+
+@pytest.mark.skipif(not hasattr(torch.serialization, 'safe_globals'), reason='torch < 2.5')
+def test_mmengine_load_checkpoint_reads_mmengine_checkpoints_once_normdet_is_imported(tmp_path):
+    """mmengine.runner.load_checkpoint, which mmdet's tools/analysis_tools/benchmark.py and
+    mmdet.apis.init_detector call, loads a checkpoint with a message hub (it failed under torch >= 2.6);
+    the allow-list is in force only during the load, and other getattr payloads are still refused."""
+    from mmengine.runner import load_checkpoint as mmengine_load_checkpoint
+
+    import normdet  # noqa: F401  (registers the loader, as the configs' custom_imports do)
+    path = tmp_path / 'iter_1.pth'
+    path.write_bytes(_history_buffer_checkpoint())
+    before = set(torch.serialization.get_safe_globals())
+    model = torch.nn.Module()
+    model.w = torch.nn.Parameter(torch.zeros(2))
+    checkpoint = mmengine_load_checkpoint(model, str(path), map_location='cpu', strict=True)
+    assert torch.equal(model.w.data, torch.ones(2))
+    assert checkpoint['message_hub']['log_scalars']['train/loss'].mean() == 2.0
+    assert set(torch.serialization.get_safe_globals()) == before
+    torch.save({'state_dict': {}, 'x': _GetattrPayload()}, tmp_path / 'payload.pth')
+    with pytest.raises(Exception, match='not allowed'):
+        mmengine_load_checkpoint(model, str(tmp_path / 'payload.pth'), map_location='cpu')

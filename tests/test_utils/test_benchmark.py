@@ -3,7 +3,8 @@ they say. No timings."""
 import torch
 import torch.nn as nn
 
-from normdet.utils.benchmark import NORM_CFGS, LayerStepBenchmark, build_layer, floor_step, peak_memory, scaled_shapes
+from normdet.utils.benchmark import (NORM_CFGS, InferenceBenchmark, LayerStepBenchmark, build_layer, floor_step,
+                                     peak_memory, scaled_shapes)
 
 
 def test_peak_memory_counts_output_and_input_gradient():
@@ -35,3 +36,22 @@ def test_every_layer_builds_at_every_shape_channel_count():
         for c in channels:
             assert build_layer(name, c)(torch.randn(2, c, 3, 3)).shape == (2, c, 3, 3)
     assert floor_step(build_layer('BN', 8), torch.randn(2, 8, 3, 3)) is None
+
+
+def test_inference_benchmark_interleaves_and_discards_the_warm_up():
+    """Every model in evaluation mode without gradients, A, B, A, B, ...; the warm-up rounds not in the result."""
+    calls = []
+
+    class Recorder(nn.Linear):
+        def test_step(self, data):
+            calls.append((self.name, self.training, torch.is_grad_enabled()))
+            return self(data)
+
+    models = {}
+    for name in 'AB':
+        models[name] = Recorder(4, 4).train()
+        models[name].name = name
+    result = InferenceBenchmark(models, torch.randn(2, 4), repeats=3, warmup=2).run()
+    assert calls == [('A', False, False), ('B', False, False)] * 5
+    assert set(result) == {'A', 'B'}
+    assert all(0 < r['q1'] <= r['median'] <= r['q3'] for r in result.values())

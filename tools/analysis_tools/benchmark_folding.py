@@ -10,15 +10,13 @@ on which proposals survive NMS, which float32 rounding can reorder). Without a c
 the config's initialisation, with running statistics as built.
 """
 import argparse
-import copy
-import statistics
-import time
 
 import torch
 from mmengine.config import DictAction
 
 from normdet.engine.entrypoints import build_model, tensor_forward
-from normdet.layers import BaseNormLayer, fold_norms
+from normdet.layers import folded_copy
+from normdet.utils.benchmark import InferenceBenchmark
 
 
 def parse_args():
@@ -35,23 +33,17 @@ def measure(config, checkpoint=None, shape=(800, 1333), repeats=11, cfg_options=
     """Median seconds of the model as built and folded, layers folded of all, largest feature-map difference."""
     _, model = build_model(config, cfg_options, checkpoint)
     model.eval()
-    folded = fold_norms(copy.deepcopy(model))
-    count = sum(isinstance(m, BaseNormLayer) for m in model.modules())
-    left = sum(isinstance(m, BaseNormLayer) for m in folded.modules())
+    folded, count, folded_count = folded_copy(model)
     torch.manual_seed(0)
     model, inputs = tensor_forward(model, *shape)
     folded, _ = tensor_forward(folded, *shape)
-    times = {'as built': [], 'folded': []}
-    with torch.no_grad():
+    with torch.no_grad():  # also the warm-up call of each model
         features = [m.extract_feat(inputs) if hasattr(m, 'extract_feat') else m(inputs) for m in (model, folded)]
-        for _ in range(repeats):
-            for name, m in (('as built', model), ('folded', folded)):
-                start = time.perf_counter()
-                m(inputs)
-                times[name].append(time.perf_counter() - start)
+    times = InferenceBenchmark({'as built': model, 'folded': folded}, inputs, repeats=repeats, warmup=0,
+                               forward=lambda m, x: m(x)).run()
     leaves = [torch.utils._pytree.tree_leaves(f) for f in features]
-    return dict(layers=count, folded=count - left,
-                seconds={name: statistics.median(ts) for name, ts in times.items()},
+    return dict(layers=count, folded=folded_count,
+                seconds={name: t['median'] for name, t in times.items()},
                 difference=max(float((a - b).abs().max()) for a, b in zip(*leaves) if a.numel()))
 
 
