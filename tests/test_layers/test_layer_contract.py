@@ -172,3 +172,29 @@ def test_constant_input_stays_finite(norm_type):
     y = layer(x)
     y.sum().backward()
     assert torch.isfinite(y).all() and torch.isfinite(x.grad).all()
+
+
+def _saved_for_backward(layer, x):
+    """Bytes of the distinct storages autograd keeps from ``layer(x)`` until the backward, and the output."""
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = layer(x)
+    return sum(storages.values()), y
+
+
+@pytest.mark.parametrize('norm_type', NORM_TYPES)
+def test_training_keeps_only_the_input_and_small_statistics_for_backward(norm_type):
+    """As torch's BatchNorm (which keeps its input): no layer keeps its output (an in-place ReLU after it would
+    invalidate that), a centred copy or a normalized one; the rest is per-channel or (d, d) statistics."""
+    layer = build_norm_layer(paper_norm_cfg(norm_type), 256)[1].train()
+    x = torch.randn(2, 256, 24, 24, requires_grad=True)
+    saved, y = _saved_for_backward(layer, x)
+    # beyond the input: at most three (C/d, d, d) matrices (d ≤ 64: ItN's Σ and W) and a few (N, C) vectors
+    assert 0 <= saved - x.numel() * 4 <= 4 * (3 * 256 * 64 + 16 * 256)
+    torch.relu_(y)  # the detectors' in-place ReLU after a norm
+    y.sum().backward()
