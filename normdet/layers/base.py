@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .whitening import is_compiling
+
 # Half-precision inputs are normalized in float32: covariances and Newton iterations lose too much in
 # 8 or 11 mantissa bits, and torch.linalg refuses float16/bfloat16 outright.
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -305,6 +307,10 @@ class BaseNormLayer(nn.Module, metaclass=_ResetAndCheckAfterInit):
 
     def _check_finite(self, x: Tensor) -> None:
         # Only under anomaly detection: the check reads the tensor back to the host, a sync per layer.
+        # Not in a compiled graph: neither the anomaly-mode query nor the read-back (a data-dependent branch)
+        # can be traced, and either would break the graph (torch.compile(fullgraph=True) fails on them).
+        if is_compiling():
+            return
         if torch.is_anomaly_enabled() and not bool(torch.isfinite(x).all()):
             raise FloatingPointError(
                 f'{type(self).__name__}({self.num_features}) got a non-finite input of shape {tuple(x.shape)} '
