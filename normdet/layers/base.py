@@ -449,7 +449,15 @@ class _RunningStatsMixin:
         if not (self.training and self.track_running_stats):
             return
         self.num_batches_tracked.add_(1)
-        momentum = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        momentum = self.momentum
+        if momentum is None and self.running_mean.dtype in _LOW_PRECISION:
+            # lerp_ of a half buffer rounds a tensor weight to half, a Python float only to float32.
+            momentum = 1.0 / float(self.num_batches_tracked)
+        elif momentum is None:
+            # 1/n as a tensor in the buffers' dtype, not 1.0 / float(n): reading n back is a host sync per layer
+            # and, compiled, a data-dependent scalar in the graph. The same weight: float32(1/n) rounded once
+            # equals 1/n rounded from float64 for every n < 2**24 (checked), and lerp_ takes either alike.
+            momentum = self.num_batches_tracked.to(self.running_mean.dtype).reciprocal()
         if isinstance(count, Tensor):  # a count gathered across processes; reading it would sync the host
             unbiased = var * (count / (count - 1).clamp_min(1)).to(var.dtype)
         else:
