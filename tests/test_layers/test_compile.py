@@ -13,10 +13,12 @@ from normdet.layers import NORM_TYPES, small_norm_cfg
 
 SHAPE = (3, 8, 5, 6)
 
-# Relative and absolute tolerances, float32. 'aot_eager' runs eager's aten ops on the traced (functionalized) graph:
-# equal to eager for contiguous inputs, within 3e-7 relative for channels_last ones (a few ops see other strides).
-# 'inductor' generates its own kernels, which reduce in another order and fuse the elementwise steps.
-TOLERANCES = {'aot_eager': dict(rtol=1e-5, atol=1e-6), 'inductor': dict(rtol=1e-4, atol=1e-5)}
+# Relative and absolute tolerances, float32, about 10x the largest differences seen (torch 2.13, CPU). 'aot_eager'
+# runs eager's aten ops on the traced (functionalized) graph: equal to eager, but for GW's and ItN's products, formed
+# in one matmul when compiled (normdet.layers.whitening.blocked_matmul_sum), and channels_last inputs, where a few
+# ops see other strides: 1.2e-6 relative at most (GW's weight gradient). 'inductor' generates its own kernels, which
+# reduce in another order and fuse the elementwise steps: 6e-6 relative at most (GN+'s gradients).
+TOLERANCES = {'aot_eager': dict(rtol=1e-5, atol=1e-6), 'inductor': dict(rtol=5e-5, atol=1e-5)}
 
 
 @pytest.fixture(autouse=True)
