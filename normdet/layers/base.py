@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .whitening import is_compiling
+
 # Half-precision inputs are normalized in float32: covariances and Newton iterations lose too much in
 # 8 or 11 mantissa bits, and torch.linalg refuses float16/bfloat16 outright.
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -305,6 +307,10 @@ class BaseNormLayer(nn.Module, metaclass=_ResetAndCheckAfterInit):
 
     def _check_finite(self, x: Tensor) -> None:
         # Only under anomaly detection: the check reads the tensor back to the host, a sync per layer.
+        # Not in a compiled graph: neither the anomaly-mode query nor the read-back (a data-dependent branch)
+        # can be traced, and either would break the graph (torch.compile(fullgraph=True) fails on them).
+        if is_compiling():
+            return
         if torch.is_anomaly_enabled() and not bool(torch.isfinite(x).all()):
             raise FloatingPointError(
                 f'{type(self).__name__}({self.num_features}) got a non-finite input of shape {tuple(x.shape)} '
@@ -443,7 +449,15 @@ class _RunningStatsMixin:
         if not (self.training and self.track_running_stats):
             return
         self.num_batches_tracked.add_(1)
-        momentum = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        momentum = self.momentum
+        if momentum is None and self.running_mean.dtype in _LOW_PRECISION:
+            # lerp_ of a half buffer rounds a tensor weight to half, a Python float only to float32.
+            momentum = 1.0 / float(self.num_batches_tracked)
+        elif momentum is None:
+            # 1/n as a tensor in the buffers' dtype, not 1.0 / float(n): reading n back is a host sync per layer
+            # and, compiled, a data-dependent scalar in the graph. The same weight: float32(1/n) rounded once
+            # equals 1/n rounded from float64 for every n < 2**24 (checked), and lerp_ takes either alike.
+            momentum = self.num_batches_tracked.to(self.running_mean.dtype).reciprocal()
         if isinstance(count, Tensor):  # a count gathered across processes; reading it would sync the host
             unbiased = var * (count / (count - 1).clamp_min(1)).to(var.dtype)
         else:

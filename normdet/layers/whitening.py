@@ -23,6 +23,11 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+# True while torch.compile traces the code that calls it, where the layers take a traceable form of a few steps
+# (see blocked_matmul_sum). torch.compiler.is_compiling is in torch >= 2.3; the older torch that
+# requirements/runtime.txt allows has no full-graph compile of these layers (False there).
+is_compiling = getattr(getattr(torch, 'compiler', None), 'is_compiling', None) or (lambda: False)
+
 
 def sample_rows(x: Tensor, groups: int) -> Tensor:
     """(N, C, *spatial) -> (N, groups, (C/groups)·prod(spatial)); works for N = 0 too.
@@ -152,6 +157,10 @@ def matmul_4d(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
     dimensions (BLAS's condition). One batched matmul per index of the shorter of N and K, batched over the
     other, so that neither many samples (RoIs) nor many slots or groups (wide layers) cost many calls.
     """
+    if is_compiling():
+        # torch.compile cannot trace `out=` writes into strided views (see blocked_matmul_sum): one matmul,
+        # broadcast over N and K, copied into `out`.
+        return out.copy_(torch.matmul(a, b))
     n, k = out.shape[:2]
     over_samples = n <= k
     batch = k if over_samples else n
@@ -193,6 +202,16 @@ def blocked_matmul_sum(out: Tensor, terms, shift: Optional[Tensor] = None, block
     the output costs one write and no full-size temporary; in place, the whitened output takes the centred
     input's memory (on CPU a fresh full-size allocation also faults in every page of it).
     """
+    if is_compiling():
+        # torch.compile refuses `out=` writes into non-contiguous views (the blocks of a transposed or sliced
+        # `out`), and in a traced autograd.Function backward it dropped some of them silently (an output left
+        # partly as torch.empty's garbage). Compiled, the sum is formed out of place, broadcast over N and K,
+        # and copied into `out` once (the compiler plans the memory the blocks save in eager mode).
+        acc = None
+        for mats, data in terms:
+            prod = torch.matmul(mats, data)
+            acc = prod if acc is None else acc + prod
+        return out.copy_(acc if shift is None else acc + shift)
     if block is None:
         # At most an eighth of the output, so that the buffer stays small next to it on small inputs too.
         block = min(1 << 20 if out.device.type == 'cpu' else 1 << 22, max(out.numel() // 8, 1 << 15))
