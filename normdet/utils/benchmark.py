@@ -359,11 +359,13 @@ class TrainingIterationBenchmark(BaseBenchmark):
         batches: how many batches to load and cycle.
         seed: of every model's initialisation and of the data loader.
         data: batches (``dict(inputs=[...], data_samples=[...])``) to cycle instead of the loader's.
+        device: where the models run (their data preprocessors move each batch there).
     """
 
     def __init__(self, configs: Dict[str, object], iterations: int = 20, warmup: int = 3, batches: int = 4,
-                 seed: int = 0, data: Optional[List[dict]] = None):
+                 seed: int = 0, data: Optional[List[dict]] = None, device: Union[str, torch.device] = 'cpu'):
         super().__init__(iterations, warmup)
+        self.device = torch.device(device)
         from mmengine.registry import init_default_scope
         from mmengine.runner import Runner
 
@@ -399,7 +401,7 @@ class TrainingIterationBenchmark(BaseBenchmark):
             set_random_seed(self.seed)
             model = MODELS.build(cfg.model)
             model.init_weights()
-            model.train()
+            model.to(self.device).train()
             return model, build_optim_wrapper(model, cfg.optim_wrapper)
         finally:
             for logger, level in zip(loggers, levels):
@@ -409,8 +411,10 @@ class TrainingIterationBenchmark(BaseBenchmark):
         seconds = {}
         batch = self.data[self.iteration % len(self.data)]
         for name, (model, optim_wrapper) in self.models.items():
+            _sync(self.device)
             start = time.perf_counter()
             model.train_step(batch, optim_wrapper)
+            _sync(self.device)
             seconds[name] = time.perf_counter() - start
         self.iteration += 1
         return seconds
@@ -476,12 +480,13 @@ class TrainingStepBenchmark(TrainingIterationBenchmark):
         repeats, warmup: timed and discarded steps of each config.
         num_boxes: ground-truth objects in the image.
         seed: of every model's initialisation.
+        device: where the models run.
     """
 
     def __init__(self, configs: Dict[str, object], image_size: Tuple[int, int] = (800, 1344), repeats: int = 3,
-                 warmup: int = 0, num_boxes: int = 4, seed: int = 0):
+                 warmup: int = 0, num_boxes: int = 4, seed: int = 0, device: Union[str, torch.device] = 'cpu'):
         configs = {name: drop_pretrained(cfg) for name, cfg in configs.items()}
-        super().__init__(configs, iterations=repeats, warmup=warmup, seed=seed,
+        super().__init__(configs, iterations=repeats, warmup=warmup, seed=seed, device=device,
                          data=[synthetic_batch(*image_size, num_boxes=num_boxes)])
         self.image_size = tuple(image_size)
 
@@ -521,19 +526,19 @@ class CompiledIterationBenchmark(TrainingIterationBenchmark):
         backend: ``torch.compile``'s backend (``'inductor'``; ``'aot_eager'`` or ``'eager'`` trace without
             generating code).
         modules: the submodules to compile.
-        iterations, warmup, batches, seed: as :class:`TrainingIterationBenchmark`; `warmup` >= 1.
+        iterations, warmup, batches, seed, device: as :class:`TrainingIterationBenchmark`; `warmup` >= 1.
     """
 
     def __init__(self, configs: Dict[str, object], backend: str = 'inductor',
                  modules: Sequence[str] = COMPILED_MODULES, iterations: int = 20, warmup: int = 3,
-                 batches: int = 4, seed: int = 0):
+                 batches: int = 4, seed: int = 0, device: Union[str, torch.device] = 'cpu'):
         if warmup < 1:
             raise ValueError('the compiled models need at least one warm-up iteration (it compiles them)')
         pairs = {}
         for name, cfg in configs.items():
             pairs[f'{name} eager'] = cfg
             pairs[f'{name} compiled'] = cfg
-        super().__init__(pairs, iterations=iterations, warmup=warmup, batches=batches, seed=seed)
+        super().__init__(pairs, iterations=iterations, warmup=warmup, batches=batches, seed=seed, device=device)
         self.backend, self.compiled = backend, {}
         for name in configs:
             self.compiled[name] = compile_modules(self.models[f'{name} compiled'][0], modules, backend)

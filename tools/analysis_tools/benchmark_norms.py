@@ -73,7 +73,7 @@ COMPILE_NORMS = ('bn', 'gn', 'bgn', 'gnplus', 'gw-paper', 'itn', 'swbn')
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', help='default cuda where available, else cpu; cpu with --coco-step')
     parser.add_argument('--scale', type=float, help='feature-map side scale (RoI counts scale by its square); '
                         'default 1 on CUDA, 0.5 on CPU')
     parser.add_argument('--layers', nargs='+', default=list(bench.NORM_CFGS), choices=list(bench.NORM_CFGS))
@@ -103,6 +103,8 @@ def parse_args():
     parser.add_argument('--out', help='output path without extension; default results/bench, '
                         'results/bench_coco_step with --coco-step')
     args = parser.parse_args()
+    if args.device is None:
+        args.device = 'cuda' if torch.cuda.is_available() and not args.coco_step else 'cpu'
     if args.out is None:
         args.out = COCO_OUT if args.coco_step else osp.join(REPO, 'results', 'bench')
     return args
@@ -319,11 +321,11 @@ def run_coco_step(args, info: dict, command: str, load: OtherLoad) -> None:
         key, title, baseline, _, repeats, target = group
         repeats = args.coco_repeats or repeats
         result = bench.TrainingStepBenchmark(coco_configs(group, args.coco_rois), image_size=(height, width),
-                                             repeats=repeats).run()
+                                             repeats=repeats, device=args.device).run()
         groups.append(dict(key=key, title=title, baseline=baseline, target=target, repeats=repeats,
                            configs=group[3], result=result))
         print(f'  measured {key}', flush=True)
-    md = [f"`python {command}` on {info.get('cpu', info.get('gpu'))}, torch {info['torch']}, {info['threads']} "
+    md = [f"`python {command}` on {info.get('gpu', info.get('cpu'))}, torch {info['torch']}, {info['threads']} "
           'threads, float32.', '',
           f'## One training step per config: one random {height}×{width} image, random initialisation', '',
           'Seconds of `model.train_step` (forward, backward, SGD step), the configs of a group interleaved '
@@ -349,7 +351,7 @@ def main():
     if args.repeats < 5:
         raise SystemExit('--repeats must be at least 5')
     if args.coco_step:
-        info = machine_info(torch.device('cpu'))
+        info = machine_info(torch.device(args.device))
         return run_coco_step(args, info, ' '.join(sys.argv), OtherLoad())
     device = torch.device(args.device)
     scale = args.scale if args.scale is not None else (1.0 if device.type == 'cuda' else 0.5)
@@ -408,14 +410,14 @@ def main():
 
     if not args.no_e2e:
         e2e = bench.TrainingIterationBenchmark(e2e_configs(args.gn_config, args.gw_paper_config),
-                                               iterations=args.e2e_iters).run()
+                                               iterations=args.e2e_iters, device=device).run()
         md += ['## Demo Mask R-CNN, seconds per training iteration (batch 2, same batches, interleaved)', '',
                format_e2e(e2e, baseline='GN everywhere'), '']
         report['e2e'] = e2e
     if args.compile:
         compiled = bench.CompiledIterationBenchmark(
             {norm: Config.fromfile(DEMO.format(norm)) for norm in args.compile_norms}, backend=args.compile_backend,
-            iterations=args.e2e_iters).run()
+            iterations=args.e2e_iters, device=device).run()
         md += [f'## Demo Mask R-CNN eager and under torch.compile (backend {args.compile_backend}), seconds per '
                'training iteration (batch 2, same batches, interleaved)', '',
                f'Compiled: {", ".join(bench.COMPILED_MODULES)} (`nn.Module.compile`, graph breaks allowed); the '
