@@ -3,7 +3,7 @@ PY := .venv/bin/python
 # mmengine imports pkg_resources, which setuptools 81 flags on every start.
 export PYTHONWARNINGS := ignore:pkg_resources is deprecated as an API
 
-.PHONY: install test test-fast demo compare paper-table bench clean
+.PHONY: install test test-fast demo compare paper-table bench bench-cuda bench-coco-step clean
 
 install:
 	@bash tools/install.sh
@@ -25,8 +25,17 @@ compare: install
 paper-table: install
 	$(PY) demo/paper_table.py
 
+# Options through BENCH_ARGS, e.g. make bench BENCH_ARGS=--compile (the demo detector eager and compiled too).
 bench: install
-	$(PY) tools/analysis_tools/benchmark_norms.py
+	$(PY) tools/analysis_tools/benchmark_norms.py $(BENCH_ARGS)
+
+# On a CUDA machine, in under 5 minutes: every layer at scale 1 and the demo iteration -> results/bench_cuda.md.
+bench-cuda: install
+	PYTHON=$(PY) bash tools/analysis_tools/bench_cuda.sh
+
+# One COCO-size (800x1344) training step of each paper config at random init, interleaved -> results/bench_coco_step.md.
+bench-coco-step: install
+	$(PY) tools/analysis_tools/benchmark_norms.py --coco-step
 
 clean:
 	rm -rf work_dirs .pytest_cache
