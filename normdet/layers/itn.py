@@ -7,8 +7,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .base import BaseNormLayer, _GroupSizeMixin
-from .whitening import (blocked_matmul_sum, grouped_channels, newton_schulz_whitening, newton_schulz_whitening_backward,
-                        sum_over_samples)
+from .whitening import (blocked_matmul_sum, grouped_affine_backward, grouped_channels, newton_schulz_whitening,
+                        newton_schulz_whitening_backward, sum_over_samples)
 
 
 class IterNormFunction(torch.autograd.Function):
@@ -63,13 +63,9 @@ class IterNormFunction(torch.autograd.Function):
             n, groups, d, length = x4.shape
             m = n * length
             grad4 = grad_out.reshape(x4.shape)
-            sums = grad4.sum((0, 3)).unsqueeze(-1)  # r: (G, d, 1)
-            cross = sum_over_samples(grad4, x4).baddbmm_(sums, mean.transpose(1, 2), alpha=-1)
-            gamma = grad4.new_ones(groups, d, 1) if weight is None else weight.view(groups, d, 1)
-            if ctx.needs_input_grad[1]:
-                grad_weight = (wm * cross).sum(-1).view(-1)
-            if ctx.needs_input_grad[2]:
-                grad_bias = sums.view(-1)
+            sums, cross, gamma, grad_weight, grad_bias = grouped_affine_backward(grad4, x4, mean, wm, weight)
+            grad_weight = grad_weight if ctx.needs_input_grad[1] else None
+            grad_bias = grad_bias if ctx.needs_input_grad[2] else None
             if ctx.needs_input_grad[0]:
                 grad_sigma = newton_schulz_whitening_backward(sigma, ctx.iterations, gamma * cross)
                 sym = (grad_sigma + grad_sigma.transpose(1, 2)).div_(m)

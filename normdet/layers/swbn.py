@@ -1,6 +1,6 @@
 """Stochastic Whitening Batch Normalization (Zhang, Nezhadarya, Fashandi, Liu, Graham, Shah, CVPR 2021,
 arXiv 2106.04413)."""
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -9,7 +9,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .base import BaseNormLayer, _GroupSizeMixin, _RunningStatsMixin
-from .whitening import blocked_matmul_sum, channel_moments, grouped_channels, sum_over_samples
+from .whitening import (blocked_matmul_sum, channel_moments, grouped_affine_backward, grouped_channels,
+                        sum_over_samples)
 
 
 class StochasticWhiteningFunction(torch.autograd.Function):
@@ -65,14 +66,9 @@ class StochasticWhiteningFunction(torch.autograd.Function):
         m = n * length
         grad4 = grad_out.reshape(x4.shape)
         invstd = torch.rsqrt(var + ctx.eps).view(groups, 1, d)
-        mean3 = mean.view(groups, d, 1)
-        sums = grad4.sum((0, 3)).unsqueeze(-1)  # r_dz: (G, d, 1)
-        cross = sum_over_samples(grad4, x4).baddbmm_(sums, mean3.transpose(1, 2), alpha=-1).mul_(invstd)  # K
-        gamma = grad4.new_ones(groups, d, 1) if weight is None else weight.view(groups, d, 1)
-        if ctx.needs_input_grad[1]:
-            grad_weight = (wm * cross).sum(-1).view(-1)
-        if ctx.needs_input_grad[2]:
-            grad_bias = sums.view(-1)
+        sums, cross, gamma, grad_weight, grad_bias = grouped_affine_backward(grad4, x4, mean, wm, weight, invstd)
+        grad_weight = grad_weight if ctx.needs_input_grad[1] else None
+        grad_bias = grad_bias if ctx.needs_input_grad[2] else None
         if ctx.needs_input_grad[0]:
             wm_gamma = wm * gamma  # diag(γ)·W
             a = torch.bmm(wm_gamma.transpose(1, 2), sums).view(groups, d)  # Wᵀ(γ ⊙ r_dz)

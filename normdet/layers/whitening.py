@@ -183,6 +183,22 @@ def sum_over_samples(a: Tensor, b: Tensor, block: int = 1 << 20) -> Tensor:
     return total
 
 
+def grouped_affine_backward(grad4: Tensor, x4: Tensor, mean: Tensor, wm: Tensor, weight: Optional[Tensor],
+                            column_scale: Optional[Tensor] = None):
+    """The shared first part of ItN's and SWBN's backward for z = diag(γ)·W·x̃ + β over (N, G, d, L) views,
+    x̃ = (x − μ)·s (s = ``column_scale``, (G, 1, d), or 1): r = Σ dz per channel, K = Σ_n dz_n·x̃_nᵀ
+    (= (Σ_n dz_n·x_nᵀ − r·μᵀ)·diag(s), never forming x̃), γ as (G, d, 1), dγ_i = Σ_j W_ij·K_ij and dβ = r.
+
+    Returns (r (G, d, 1), K (G, d, d), γ, dγ (C,), dβ (C,))."""
+    groups, d = x4.shape[1:3]
+    sums = grad4.sum((0, 3)).unsqueeze(-1)
+    cross = sum_over_samples(grad4, x4).baddbmm_(sums, mean.view(groups, d, 1).transpose(1, 2), alpha=-1)
+    if column_scale is not None:
+        cross.mul_(column_scale)
+    gamma = grad4.new_ones(groups, d, 1) if weight is None else weight.view(groups, d, 1)
+    return sums, cross, gamma, (wm * cross).sum(-1).view(-1), sums.view(-1)
+
+
 def blocked_matmul_sum(out: Tensor, terms, shift: Optional[Tensor] = None, block: Optional[int] = None) -> Tensor:
     """out[n, k] = Σ_t mats_t[n, k]·data_t[n, k] + shift[n, k] for every sample n and slot or group k, block
     by block through one small buffer.

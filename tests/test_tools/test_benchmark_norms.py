@@ -16,7 +16,7 @@ def test_report_of_a_measured_row(tmp_path):
     times = benchmark_norms.format_time_table([row], LAYERS).splitlines()
     assert times[0] == '| shape | N×C×H×W | GN | BN | GW | ItN |' and len(times) == 3
     assert times[2].startswith('| tiny | 2×64×8×8 | ') and times[2].count('×floor**') == 2
-    memory = benchmark_norms.format_memory_table([row], LAYERS).splitlines()
+    memory = benchmark_norms.format_ratio_table([row], LAYERS, 'memory_ratio').splitlines()
     assert memory[2].startswith('| tiny | 0.0 | ') and len(memory[2].split('|')) == len(LAYERS) + 4
     targets = benchmark_norms.format_targets(row)
     assert [line.split(':')[0] for line in targets] == ['GW', 'ItN']

@@ -132,20 +132,12 @@ def format_time_table(rows: Sequence[bench.LayerStepResult], layers: Sequence[st
     return '\n'.join(lines)
 
 
-def format_memory_table(rows: Sequence[bench.LayerStepResult], layers: Sequence[str]) -> str:
-    """Markdown: peak memory of the forward+backward step / the input's size."""
+def format_ratio_table(rows: Sequence[bench.LayerStepResult], layers: Sequence[str], ratio: str) -> str:
+    """Markdown: per shape and layer, ``row.<ratio>(layer)``: ``'memory_ratio'`` (peak memory of the
+    forward+backward step / the input's size) or ``'saved_ratio'`` (bytes kept for backward / the input's size)."""
     lines = ['| shape | input MiB | ' + ' | '.join(layers) + ' |', '|---|---:|' + '---:|' * len(layers)]
     for row in rows:
-        cells = [row.name, f'{row.input_bytes / 2**20:.1f}'] + [f'{row.memory_ratio(k):.2f}' for k in layers]
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
-
-
-def format_saved_table(rows: Sequence[bench.LayerStepResult], layers: Sequence[str]) -> str:
-    """Markdown: bytes the forward keeps for backward / the input's size."""
-    lines = ['| shape | input MiB | ' + ' | '.join(layers) + ' |', '|---|---:|' + '---:|' * len(layers)]
-    for row in rows:
-        cells = [row.name, f'{row.input_bytes / 2**20:.1f}'] + [f'{row.saved_ratio(k):.2f}' for k in layers]
+        cells = [row.name, f'{row.input_bytes / 2**20:.1f}'] + [f'{getattr(row, ratio)(k):.2f}' for k in layers]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -394,10 +386,10 @@ def main():
         if not args.no_memory:
             md += ['Peak memory of the forward+backward step / the input\'s size (the output and the input\'s '
                    'gradient included, so 2 is the least any layer can need):', '',
-                   format_memory_table(rows, layers), '',
+                   format_ratio_table(rows, layers, 'memory_ratio'), '',
                    'Saved for backward: bytes of the tensors the forward keeps for the backward (input, '
                    'parameters and buffers included, each storage once) / the input\'s size; BN keeps about 1:', '',
-                   format_saved_table(rows, layers), '']
+                   format_ratio_table(rows, layers, 'saved_ratio'), '']
         targets12 = format_targets12(rows)
         if targets12:
             md += [f'### Issue-12 targets at every shape above (scale {scale:g})', '',
