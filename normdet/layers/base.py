@@ -421,11 +421,15 @@ class _RunningStatsMixin:
         count = 1
         for d in dims:
             count *= x.size(d)
+        self._check_values_per_statistic(x, count)
+        var, mean = torch.var_mean(x, dim=dims, correction=0)
+        return mean, var, count
+
+    def _check_values_per_statistic(self, x: Tensor, count: int) -> None:
+        """Batch statistics of one value are undefined: refuse them in training, as BatchNorm does."""
         if count < 2:
             raise ValueError(f'{type(self).__name__} needs more than 1 value per statistic in training (as '
                              f'BatchNorm), got input of shape {tuple(x.shape)}')
-        var, mean = torch.var_mean(x, dim=dims, correction=0)
-        return mean, var, count
 
     def _standardize(self, x: Tensor, dims) -> Tensor:
         """(x − μ)/√(σ² + ε) with one statistic per index of the dims not reduced: batch statistics over

@@ -156,9 +156,8 @@ class BatchGroupNorm(_RunningStatsMixin, BaseNormLayer):
             mean, var = (_per_channel(t.to(x.dtype), x.size(1)) for t in (self.running_mean, self.running_var))
             return F.batch_norm(x, mean, var, weight, bias, False, 0.0, self.eps)
         group = self._process_group()
-        if group is None and x.numel() < 2 * self.num_groups:
-            raise ValueError(f'{type(self).__name__} needs more than 1 value per statistic in training (as '
-                             f'BatchNorm), got input of shape {tuple(x.shape)}')
+        if group is None:
+            self._check_values_per_statistic(x, x.numel() // self.num_groups)
         y, mean, var, count = BatchGroupNormFunction.apply(x, weight, bias, self.num_groups, self.eps, group)
         self._update_running_stats(mean, var, count)
         return y

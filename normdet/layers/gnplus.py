@@ -239,9 +239,7 @@ class GroupNormPlus(_RunningStatsMixin, BaseNormLayer):
         mix_logit = self.mix_logit.to(x.dtype)
         if self._uses_batch_stats():
             values = x.numel() // x.size(1)
-            if values < 2:
-                raise ValueError(f'{type(self).__name__} needs more than 1 value per statistic in training (as '
-                                 f'BatchNorm), got input of shape {tuple(x.shape)}')
+            self._check_values_per_statistic(x, values)
             y, mean, var = GroupNormPlusFunction.apply(x.contiguous(), weight, bias, mix_logit, self.num_groups,
                                                        self.eps)
             self._update_running_stats(mean, var, values)

@@ -193,9 +193,7 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
         weight, bias = self._affine_params(x.dtype)
         if self._uses_batch_stats():
             values = x.numel() // x.size(1)
-            if values < 2:
-                raise ValueError(f'{type(self).__name__} needs more than 1 value per statistic in training (as '
-                                 f'BatchNorm), got input of shape {tuple(x.shape)}')
+            self._check_values_per_statistic(x, values)
             # A copy: the next training forward updates the buffer in place while this graph may still need W.
             wm = self.whitening_matrix.to(x.dtype, copy=True)
             lr = self.whitening_lr if self.training else 0.0
