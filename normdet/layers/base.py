@@ -293,6 +293,8 @@ class BaseNormLayer(nn.Module, metaclass=_ResetAndCheckAfterInit):
         """γ and β in the compute dtype, or (None, None) without an affine."""
         if not self.affine:
             return None, None
+        if self.weight.dtype == dtype and self.bias.dtype == dtype:  # on small maps a layer's time is its calls
+            return self.weight, self.bias
         return self.weight.to(dtype), self.bias.to(dtype)
 
     def _affine(self, y: Tensor) -> Tensor:

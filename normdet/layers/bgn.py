@@ -1,5 +1,5 @@
 """Batch Group Normalization (Zhou et al., arXiv 2012.02782) and its cross-process SyncBGN."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -9,22 +9,31 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .base import BaseNormLayer, _RunningStatsMixin
-from .whitening import channel_dot, channel_moments, pooled_moments
+from .whitening import channel_dot, channel_moments, pooled_moments, sample_rows
 
 
-def _per_channel(stat: Tensor, channels: int) -> Tensor:
-    """(G,) group statistics -> (C,), each group's value for its C/G channels."""
-    # A copy: with one group a reshape would give a stride-0 view, which torch's CPU BatchNorm kernels misread.
-    return stat.unsqueeze(1).expand(-1, channels // stat.numel()).contiguous().view(channels)
+def _per_channel(stats: Tensor, channels: int) -> Tensor:
+    """(k, G) group statistics -> (k, C), each group's value for its C/G channels: rows that are contiguous
+    (C,) vectors, which torch's CPU BatchNorm kernels need (they misread a stride-0 expanded one)."""
+    return stats.repeat_interleave(channels // stats.size(1), dim=1, output_size=channels)
+
+
+def group_moments(x: Tensor, groups: int) -> Tuple[object, Tensor, Tensor]:
+    """(n, μ, M2) of each of the G groups of channels of (N, C, *spatial), over the batch and positions;
+    one pass over x (:func:`~normdet.layers.whitening.channel_moments` of its (N, G, ·) rows when it is
+    contiguous, of its channels, pooled, in another layout)."""
+    if x.is_contiguous():
+        return channel_moments(sample_rows(x, groups))
+    return pooled_moments(*channel_moments(x), groups)
 
 
 class BatchGroupNormFunction(torch.autograd.Function):
     r"""y = (x − μ_g)·r_g·γ_c + β_c with batch statistics per group, r_g = 1/√(σ²_g + ε), and its analytic
     backward; over the processes of ``process_group`` when one is given (SyncBGN).
 
-    Forward: per-channel moments in two fused reductions, pooled into the G groups (and across processes in
-    one all-reduce), then torch's fused BatchNorm kernel in evaluation form with each channel given its
-    group's μ and σ²: one pass that writes the output.
+    Forward: the groups' moments in one fused reduction (and across processes in one all-reduce), then
+    torch's fused BatchNorm kernel in evaluation form with each channel given its group's μ and σ²: one pass
+    that writes the output.
 
     Backward, with sums over the batch and positions: dβ_c = Σ dy, dγ_c = Σ dy·x̂ (one fused reduction), and
 
@@ -35,7 +44,8 @@ class BatchGroupNormFunction(torch.autograd.Function):
     M_g the values behind a group's statistics (over all processes, whose k's are summed in one all-reduce).
     dx takes two passes: −r·(k_1 + x̂·k_2) by the same evaluation-form kernel on x, then γ·r·dy added in
     place. Saved for backward: the input and (C,) vectors; not the output, not x̂. Double backward is not
-    supported.
+    supported. The statistics are handled as stacked (k, G) and (k, C) tensors: on small maps the layer's
+    time is the count of such small operations, not its passes over the data.
 
     Returns y and, not differentiable, the group mean and biased variance, and the count of values behind
     them: an int, or a float64 tensor summed over the process group.
@@ -44,8 +54,7 @@ class BatchGroupNormFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], groups: int, eps: float,
                 process_group=None):
-        channels = x.size(1)
-        count, mean, m2 = pooled_moments(*channel_moments(x), groups)
+        count, mean, m2 = group_moments(x, groups)
         if process_group is not None:
             # One all-reduce of (n, Σx, M2 + (Σx)²/n) per group; M2 = Σ(M2_p + S_p²/n_p) − S²/n in float64,
             # exact enough for |μ| up to 1e4·σ. A process with no values sends zeros.
@@ -59,30 +68,32 @@ class BatchGroupNormFunction(torch.autograd.Function):
             var = m2 / count.to(x.dtype)
         else:
             var = m2 / count
-        mean_c, var_c = _per_channel(mean, channels), _per_channel(var, channels)
+        stats = _per_channel(torch.stack([mean, var, torch.rsqrt(var + eps)]), x.size(1))  # μ, σ², r per channel
+        mean_c, var_c, _ = stats
         y = F.batch_norm(x, mean_c, var_c, weight, bias, False, 0.0, eps)
         ctx.groups, ctx.eps, ctx.process_group, ctx.count = groups, eps, process_group, count
-        ctx.save_for_backward(x, weight, mean_c, var_c)
+        ctx.save_for_backward(x, weight, stats)
         ctx.mark_non_differentiable(mean, var)
         return y, mean, var, count
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y: Tensor, *_):
-        x, weight, mean_c, var_c = ctx.saved_tensors
+        x, weight, stats = ctx.saved_tensors
+        mean_c, var_c, invstd_c = stats
         grad_x = None
-        invstd_c = torch.rsqrt(var_c + ctx.eps)
         grad_weight, grad_bias = channel_dot(grad_y, x, mean_c, invstd_c)  # Σ dy·x̂, Σ dy
         if ctx.needs_input_grad[0]:
             gamma = torch.ones_like(mean_c) if weight is None else weight
             # (2, G): Σ_{c∈g} γ_c·dβ_c and Σ_{c∈g} γ_c·dγ_c
-            sums = (torch.stack([grad_bias, grad_weight]) * gamma).view(2, ctx.groups, -1).sum(2, keepdim=True)
+            sums = (torch.stack([grad_bias, grad_weight]) * gamma).view(2, ctx.groups, -1).sum(2)
             if ctx.process_group is not None:
                 dist.all_reduce(sums, group=ctx.process_group)
             count = ctx.count.to(x.dtype) if isinstance(ctx.count, Tensor) else ctx.count
-            k1, k2 = sums.div_(count).expand(2, ctx.groups, x.size(1) // ctx.groups).contiguous().view(2, -1)
-            # (x − μ)·r·(−r·k2) − r·k1 = −r·(k1 + x̂·k2), by the kernel's evaluation form
-            grad_x = F.batch_norm(x, mean_c, var_c, -invstd_c * k2, -invstd_c * k1, False, 0.0, ctx.eps)
+            # −r·k1 and −r·k2 per channel; (x − μ)·r·(−r·k2) − r·k1 = −r·(k1 + x̂·k2), by the kernel's
+            # evaluation form
+            coef = _per_channel(sums, x.size(1)).mul_(invstd_c).div_(-count)
+            grad_x = F.batch_norm(x, mean_c, var_c, coef[1], coef[0], False, 0.0, ctx.eps)
             grad_x.addcmul_(grad_y, (gamma * invstd_c).view((1, -1) + (1, ) * (x.dim() - 2)))
         return (grad_x, grad_weight if ctx.needs_input_grad[1] else None,
                 grad_bias if ctx.needs_input_grad[2] else None, None, None, None)
@@ -153,7 +164,7 @@ class BatchGroupNorm(_RunningStatsMixin, BaseNormLayer):
     def _normalize(self, x: Tensor) -> Tensor:
         weight, bias = self._affine_params(x.dtype)
         if not self._uses_batch_stats():
-            mean, var = (_per_channel(t.to(x.dtype), x.size(1)) for t in (self.running_mean, self.running_var))
+            mean, var = _per_channel(torch.stack([self.running_mean, self.running_var]).to(x.dtype), x.size(1))
             return F.batch_norm(x, mean, var, weight, bias, False, 0.0, self.eps)
         group = self._process_group()
         if group is None:

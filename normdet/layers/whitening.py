@@ -289,16 +289,17 @@ def channel_moments(x: Tensor) -> Tuple[int, Tensor, Tensor]:
     from it, (C,) each, in one pass over x.
 
     With K one value of each channel (the first position of the first sample), the kernel gives Σx and
-    Σ x·(x − K) = M2 + n·μ·(μ − K): the data shifted by one of its own values, so that the rounding error
+    Σ x·(x − K) = M2 + μ·Σx − K·Σx: the data shifted by one of its own values, so that the rounding error
     grows as ε·|μ|/σ (for K within a few σ of μ), not as ε·μ²/σ² for Σx² − n·μ²."""
     count = x.numel() // max(x.size(1), 1)
     if count == 0:
         zeros = x.new_zeros(x.size(1))
         return 0, zeros, zeros.clone()
-    shift = x[(0, slice(None)) + (0, ) * (x.dim() - 2)]
-    cross, total = channel_dot(x, x, shift, torch.ones_like(shift))
+    # x[0, :, 0, ...] as one strided view, whatever the layout: indexing would take a call per dimension.
+    shift = x.as_strided((x.size(1), ), (x.stride(1), ))
+    cross, total = channel_dot(x, x, shift, x.new_ones(x.size(1)))
     mean = total / count
-    return count, mean, cross - count * mean * (mean - shift)
+    return count, mean, torch.addcmul(cross, total, mean - shift, value=-1)
 
 
 def pooled_moments(count, mean: Tensor, m2: Tensor, parts: int) -> Tuple[object, Tensor, Tensor]:
