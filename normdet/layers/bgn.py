@@ -9,13 +9,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .base import BaseNormLayer, _RunningStatsMixin
-from .whitening import channel_dot, channel_moments, pooled_moments, sample_rows
-
-
-def _per_channel(stats: Tensor, channels: int) -> Tensor:
-    """(k, G) group statistics -> (k, C), each group's value for its C/G channels: rows that are contiguous
-    (C,) vectors, which torch's CPU BatchNorm kernels need (they misread a stride-0 expanded one)."""
-    return stats.repeat_interleave(channels // stats.size(1), dim=1, output_size=channels)
+from .whitening import channel_dot, channel_moments, group_to_channels, pooled_moments, sample_rows
 
 
 def group_moments(x: Tensor, groups: int) -> Tuple[object, Tensor, Tensor]:
@@ -68,7 +62,7 @@ class BatchGroupNormFunction(torch.autograd.Function):
             var = m2 / count.to(x.dtype)
         else:
             var = m2 / count
-        stats = _per_channel(torch.stack([mean, var, torch.rsqrt(var + eps)]), x.size(1))  # μ, σ², r per channel
+        stats = group_to_channels(torch.stack([mean, var, torch.rsqrt(var + eps)]), x.size(1))  # μ, σ², r per channel
         mean_c, var_c, _ = stats
         y = F.batch_norm(x, mean_c, var_c, weight, bias, False, 0.0, eps)
         ctx.groups, ctx.eps, ctx.process_group, ctx.count = groups, eps, process_group, count
@@ -92,7 +86,7 @@ class BatchGroupNormFunction(torch.autograd.Function):
             count = ctx.count.to(x.dtype) if isinstance(ctx.count, Tensor) else ctx.count
             # −r·k1 and −r·k2 per channel; (x − μ)·r·(−r·k2) − r·k1 = −r·(k1 + x̂·k2), by the kernel's
             # evaluation form
-            coef = _per_channel(sums, x.size(1)).mul_(invstd_c).div_(-count)
+            coef = group_to_channels(sums, x.size(1)).mul_(invstd_c).div_(-count)
             grad_x = F.batch_norm(x, mean_c, var_c, coef[1], coef[0], False, 0.0, ctx.eps)
             grad_x.addcmul_(grad_y, (gamma * invstd_c).view((1, -1) + (1, ) * (x.dim() - 2)))
         return (grad_x, grad_weight if ctx.needs_input_grad[1] else None,
@@ -164,7 +158,7 @@ class BatchGroupNorm(_RunningStatsMixin, BaseNormLayer):
     def _normalize(self, x: Tensor) -> Tensor:
         weight, bias = self._affine_params(x.dtype)
         if not self._uses_batch_stats():
-            mean, var = _per_channel(torch.stack([self.running_mean, self.running_var]).to(x.dtype), x.size(1))
+            mean, var = group_to_channels(torch.stack([self.running_mean, self.running_var]).to(x.dtype), x.size(1))
             return F.batch_norm(x, mean, var, weight, bias, False, 0.0, self.eps)
         group = self._process_group()
         if group is None:

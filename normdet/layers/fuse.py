@@ -30,7 +30,7 @@ from .base import BaseNormLayer
 from .bgn import BatchGroupNorm
 from .gnplus import GroupNormPlus
 from .swbn import StochasticWhiteningBN
-from .whitening import grouped_channels
+from .whitening import group_to_channels, grouped_channels
 
 
 class FoldedBatchNorm(_BatchNorm):
@@ -90,10 +90,9 @@ def fold_norm(layer: nn.Module) -> Optional[nn.Module]:
     like = dict(device=layer.running_mean.device, dtype=layer.running_mean.dtype)
     gamma, beta = _affine(layer)
     if isinstance(layer, BatchGroupNorm):
-        repeat = layer.num_features // layer.num_groups
         bn = FoldedBatchNorm(layer.num_features, eps=layer.eps, affine=layer.affine).to(**like).eval()
-        bn.running_mean.copy_(layer.running_mean.repeat_interleave(repeat))
-        bn.running_var.copy_(layer.running_var.repeat_interleave(repeat))
+        bn.running_mean.copy_(group_to_channels(layer.running_mean, layer.num_features))
+        bn.running_var.copy_(group_to_channels(layer.running_var, layer.num_features))
         if layer.affine:
             bn.weight.copy_(layer.weight)
             bn.bias.copy_(layer.bias)

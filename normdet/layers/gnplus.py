@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .base import BaseNormLayer, _RunningStatsMixin
-from .whitening import channel_dot, channel_moments, pooled_moments
+from .whitening import channel_dot, channel_moments, group_to_channels, pooled_moments
 
 
 class GroupNormPlusFunction(torch.autograd.Function):
@@ -44,9 +44,10 @@ class GroupNormPlusFunction(torch.autograd.Function):
         length = rows.size(2)
         _, mean_nc, m2_nc = channel_moments(rows)
         size, gn_mean, gn_m2 = pooled_moments(length, mean_nc.view(n, c), m2_nc.view(n, c), groups)
-        gn_scale = torch.rsqrt(gn_m2 / size + eps)  # s, (N, G)
-        scale_nc = gn_scale.repeat_interleave(c // groups, dim=1)
-        centre_nc = gn_mean.repeat_interleave(c // groups, dim=1)
+        gn_var = gn_m2 / size
+        # m, v and s = 1/√(v + ε) of each (n, c)'s group: (3, N, C)
+        gn_stats = group_to_channels(torch.stack([gn_mean, gn_var, torch.rsqrt(gn_var + eps)]), c)
+        centre_nc, gn_var_nc, scale_nc = gn_stats
         # x_gn within (n, c): mean s·(μ_nc − m), M2 s²·M2_nc; pooled over the batch:
         gn_means = scale_nc * (mean_nc.view(n, c) - centre_nc)
         batch_mean = gn_means.mean(0)
@@ -58,12 +59,11 @@ class GroupNormPlusFunction(torch.autograd.Function):
         beta = torch.zeros_like(batch_mean) if bias is None else bias
         slope = gamma * (w + (1 - w) * batch_invstd)
         offset = beta - gamma * (1 - w) * batch_invstd * batch_mean
-        gn_var_nc = (gn_m2 / size).repeat_interleave(c // groups, dim=1)
-        y = F.batch_norm(rows, centre_nc.reshape(-1), gn_var_nc.reshape(-1), slope.repeat(n), offset.repeat(n),
-                         False, 0.0, eps)
+        affine = torch.stack([slope, offset]).repeat(1, n)  # per (n, c), as the (1, N·C, L) view's channels
+        y = F.batch_norm(rows, centre_nc.reshape(-1), gn_var_nc.reshape(-1), affine[0], affine[1], False, 0.0, eps)
         # Reshaped without becoming a view, which the next layer (an in-place ReLU) could not modify.
         y = torch.ops.aten._unsafe_view(y, x.shape)
-        ctx.save_for_backward(x, weight, mix_logit, centre_nc, gn_var_nc, gn_means, m2_nc, batch_mean, batch_invstd)
+        ctx.save_for_backward(x, weight, mix_logit, gn_stats, gn_means, m2_nc, batch_mean, batch_invstd)
         ctx.groups, ctx.eps = groups, eps
         ctx.mark_non_differentiable(batch_mean, batch_var)
         return y, batch_mean, batch_var
@@ -71,12 +71,12 @@ class GroupNormPlusFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y: Tensor, *_):
-        x, weight, mix_logit, centre_nc, gn_var_nc, gn_means, m2_nc, mu, r = ctx.saved_tensors
+        x, weight, mix_logit, gn_stats, gn_means, m2_nc, mu, r = ctx.saved_tensors
+        centre_nc, gn_var_nc, scale_nc = gn_stats
         n, c = x.shape[:2]
         rows = x.reshape(1, n * c, -1)
         length = rows.size(2)
         grad_rows = grad_y.reshape(rows.shape)
-        scale_nc = torch.rsqrt(gn_var_nc + ctx.eps)
         dot, total = channel_dot(grad_rows, rows, centre_nc.reshape(-1), scale_nc.reshape(-1))
         p_nc, d_nc = dot.view(n, c), total.view(n, c)  # Σ_l dy·x_gn, Σ_l dy
         p, d = p_nc.sum(0), d_nc.sum(0)
@@ -95,9 +95,9 @@ class GroupNormPlusFunction(torch.autograd.Function):
             x1 = length * gn_means  # Σ_l x_gn per (n, c)
             x2 = scale_nc * scale_nc * m2_nc.view(n, c) + length * gn_means * gn_means  # Σ_l x_gn²
             per_group = c // ctx.groups
-            t1 = (slope * d_nc + k * x1 + length * j).view(n, ctx.groups, -1).sum(2) / (per_group * length)
-            t2 = (slope * p_nc + k * x2 + j * x1).view(n, ctx.groups, -1).sum(2) / (per_group * length)
-            t1, t2 = t1.repeat_interleave(per_group, dim=1), t2.repeat_interleave(per_group, dim=1)
+            t1 = (slope * d_nc + k * x1 + length * j).view(n, ctx.groups, -1).sum(2)
+            t2 = (slope * p_nc + k * x2 + j * x1).view(n, ctx.groups, -1).sum(2)
+            t1, t2 = group_to_channels(torch.stack([t1, t2]).div_(per_group * length), c)
             # dx = s·A·dy + s·(K − T2)·x_gn + s·(J − T1), with x_gn = (x − m)·s: the second and third terms by
             # the kernel's evaluation form on x (weight s·(K − T2), bias s·(J − T1)), the first added in place.
             grad_x = F.batch_norm(rows, centre_nc.reshape(-1), gn_var_nc.reshape(-1),

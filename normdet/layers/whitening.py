@@ -302,6 +302,12 @@ def channel_moments(x: Tensor) -> Tuple[int, Tensor, Tensor]:
     return count, mean, torch.addcmul(cross, total, mean - shift, value=-1)
 
 
+def group_to_channels(stats: Tensor, channels: int) -> Tensor:
+    """(..., G) statistics of channel groups -> (..., C): each group's value repeated for its C/G channels,
+    contiguous (torch's CPU BatchNorm kernels misread a stride-0 expanded vector)."""
+    return stats.repeat_interleave(channels // stats.size(-1), dim=-1, output_size=channels)
+
+
 def pooled_moments(count, mean: Tensor, m2: Tensor, parts: int) -> Tuple[object, Tensor, Tensor]:
     """Moments of `parts` equal runs of the last dimension taken together (Chan et al.'s parallel formula):
     (n, μ, M2) of shape (..., K) with n values each -> (k·n, μ, M2) of shape (..., K/k), k = K/parts."""
