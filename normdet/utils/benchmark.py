@@ -259,6 +259,7 @@ class LayerStepResult:
     seconds: Dict[str, float] = field(default_factory=dict)
     floor_seconds: Dict[str, float] = field(default_factory=dict)
     floor_newton_seconds: Dict[str, float] = field(default_factory=dict)
+    compiled_seconds: Dict[str, float] = field(default_factory=dict)
     peak_bytes: Dict[str, int] = field(default_factory=dict)
     saved_bytes: Dict[str, int] = field(default_factory=dict)
     input_bytes: int = 0
@@ -268,6 +269,10 @@ class LayerStepResult:
 
     def vs_bn(self, name: str) -> Optional[float]:
         return self.seconds[name] / self.seconds['BN'] if 'BN' in self.seconds else None
+
+    def compiled_vs_bn(self, name: str) -> Optional[float]:
+        """The layer's compiled step over BN's eager one."""
+        return self.compiled_seconds[name] / self.seconds['BN'] if 'BN' in self.seconds else None
 
     def vs_floor(self, name: str) -> Optional[float]:
         floor = self.floor_seconds.get(name)
@@ -298,10 +303,13 @@ class LayerStepBenchmark(BaseBenchmark):
         repeats, warmup: timed and discarded rounds.
         memory: measure peak memory and the bytes saved for backward after timing.
         seed: of the input and upstream gradient.
+        compile_backend: also time each layer under ``torch.compile(fullgraph=True)`` with this backend,
+            interleaved with the eager steps (the first warm-up round compiles); None: eager only.
     """
 
     def __init__(self, name: str, shape: Sequence[int], layers: Sequence[str], device: torch.device,
-                 repeats: int = 5, warmup: int = 2, memory: bool = True, seed: int = 0):
+                 repeats: int = 5, warmup: int = 2, memory: bool = True, seed: int = 0,
+                 compile_backend: Optional[str] = None):
         super().__init__(repeats, warmup)
         self.name, self.shape, self.device, self.memory = name, tuple(shape), device, memory
         gen = torch.Generator().manual_seed(seed)
@@ -318,8 +326,18 @@ class LayerStepBenchmark(BaseBenchmark):
             if floor is not None:
                 self.floor_steps[layer_name] = floor
                 self.floor_newton_steps[layer_name] = floor_step(layer, x, newton=True)
+        self.compiled_steps = {}
+        if compile_backend is not None:
+            if warmup < 1:
+                raise ValueError(f'compile_backend={compile_backend!r} needs warmup >= 1 (the round that compiles '
+                                 f'is discarded), got warmup={warmup}')
+            for layer_name in layers:
+                layer = build_layer(layer_name, shape[1]).to(device).train()
+                self.compiled_steps[layer_name] = layer_step(
+                    torch.compile(layer, backend=compile_backend, fullgraph=True), x, grad)
         self.steps = {**self.layer_steps, **{f'floor:{k}': v for k, v in self.floor_steps.items()},
-                      **{f'floor+N:{k}': v for k, v in self.floor_newton_steps.items()}}
+                      **{f'floor+N:{k}': v for k, v in self.floor_newton_steps.items()},
+                      **{f'compiled:{k}': v for k, v in self.compiled_steps.items()}}
 
     def run_once(self) -> Dict[str, float]:
         seconds = {}
@@ -336,7 +354,8 @@ class LayerStepBenchmark(BaseBenchmark):
         return LayerStepResult(self.name, self.shape, input_bytes=self.input_bytes,
                                seconds={k: seconds[k] for k in self.layer_steps},
                                floor_seconds={k: seconds[f'floor:{k}'] for k in self.floor_steps},
-                               floor_newton_seconds={k: seconds[f'floor+N:{k}'] for k in self.floor_newton_steps})
+                               floor_newton_seconds={k: seconds[f'floor+N:{k}'] for k in self.floor_newton_steps},
+                               compiled_seconds={k: seconds[f'compiled:{k}'] for k in self.compiled_steps})
 
     def run(self) -> LayerStepResult:
         result = super().run()

@@ -31,3 +31,18 @@ def test_e2e_table_is_relative_to_its_baseline():
     lines = benchmark_norms.format_e2e(e2e, baseline='GN everywhere').splitlines()
     assert lines[2] == '| GN everywhere | 0.200 (0.100–0.300) | 1.00 |'
     assert lines[3] == '| GW everywhere | 0.500 (0.400–0.600) | 2.50 |'
+
+
+def test_compiled_layer_table_is_relative_to_eager_batchnorm():
+    """--compile-layers: each layer eager and compiled (backend 'eager' here: tracing only) in one row."""
+    layers = ['BN', 'BGN']
+    row = LayerStepBenchmark('tiny', (2, 64, 4, 4), layers, torch.device('cpu'), repeats=3, warmup=1,
+                             memory=False, compile_backend='eager').run()
+    assert set(row.compiled_seconds) == set(layers) and all(t > 0 for t in row.compiled_seconds.values())
+    lines = benchmark_norms.format_compiled_layers([row], layers, 'eager').splitlines()
+    assert lines[0] == '| shape | N×C×H×W | mode | BN | BGN |' and len(lines) == 4
+    assert lines[2].startswith('| tiny | 2×64×4×4 | eager | ') and lines[2].count('(1.00×BN)') == 1
+    assert lines[3].startswith('| tiny | 2×64×4×4 | compiled (eager) | ')
+    assert f'({row.compiled_vs_bn("BGN"):.2f}×BN)' in lines[3]
+    assert benchmark_norms.COMPILE_LAYER_SHAPES and set(benchmark_norms.COMPILE_LAYER_SHAPES) <= {
+        name for name, _ in benchmark_norms.bench.scaled_shapes(0.5)}

@@ -1,6 +1,7 @@
 """normdet.utils.benchmark, the measurements of tools/analysis_tools/benchmark_norms.py: they mean what
 they say (bytes saved for backward against the autograd graph's own record, the Newton floor's matmuls
 against a count of the iteration's). No timings."""
+import pytest
 import torch
 import torch.nn as nn
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -176,3 +177,8 @@ def test_compiled_and_eager_demo_models_start_equal_and_compute_alike():
     with torch.no_grad():
         for a, b in zip(compiled.backbone(x), compiled.backbone.forward(x)):
             assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_compiled_steps_need_a_discarded_round():
+    with pytest.raises(ValueError, match='warmup >= 1'):
+        LayerStepBenchmark('tiny', (2, 64, 4, 4), ['BN'], torch.device('cpu'), warmup=0, compile_backend='eager')

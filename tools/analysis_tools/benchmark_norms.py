@@ -7,6 +7,7 @@ paper's placement (with --compile: each demo config eager and under torch.compil
     python tools/analysis_tools/benchmark_norms.py --device cuda --scale 1
     python tools/analysis_tools/benchmark_norms.py --scale 0.25 --no-e2e --layers GN BN GW ItN
     python tools/analysis_tools/benchmark_norms.py --no-shapes --no-e2e --compile   # eager vs compiled
+    python tools/analysis_tools/benchmark_norms.py --no-shapes --no-e2e --compile-layers   # each layer, small maps
     python tools/analysis_tools/benchmark_norms.py --coco-step    # one COCO-size training step per config
 
 Writes <out>.json, <out>.md (the tables) and <out>.png (the chart); --coco-step only runs the training
@@ -67,6 +68,10 @@ COCO_GROUPS = (
 )
 COCO_OUT = osp.join(REPO, 'results', 'bench_coco_step')
 
+# The shapes of --compile-layers: the smallest maps, where a layer's step is its per-call overhead (a few
+# dozen small operations), which compiling fuses.
+COMPILE_LAYER_SHAPES = ('res5 3x3', 'FPN P5')
+
 # The demo configs of --compile, by norm.
 COMPILE_NORMS = ('bn', 'gn', 'bgn', 'gnplus', 'gw-paper', 'itn', 'swbn')
 
@@ -92,6 +97,9 @@ def parse_args():
                         help='also time the demo detector of each --compile-norms eager and under torch.compile')
     parser.add_argument('--compile-norms', nargs='+', default=list(COMPILE_NORMS), choices=COMPILE_NORMS)
     parser.add_argument('--compile-backend', default='inductor', help="torch.compile's backend")
+    parser.add_argument('--compile-layers', action='store_true',
+                        help='also time each --layers eager and compiled (fullgraph) at the smallest maps, '
+                        'COMPILE_LAYER_SHAPES, where per-call overhead decides a layer\'s time')
     parser.add_argument('--coco-step', action='store_true',
                         help='only the COCO-size training steps of the paper configs (see COCO_GROUPS)')
     parser.add_argument('--coco-groups', nargs='+', default=[g[0] for g in COCO_GROUPS],
@@ -201,6 +209,17 @@ def format_e2e(result: Dict[str, Dict[str, float]], baseline: str) -> str:
     for name, stats in result.items():
         lines.append(f"| {name} | {stats['median']:.3f} ({stats['q1']:.3f}–{stats['q3']:.3f}) | "
                      f"{stats['median'] / result[baseline]['median']:.2f} |")
+    return '\n'.join(lines)
+
+
+def format_compiled_layers(rows: Sequence[bench.LayerStepResult], layers: Sequence[str], backend: str) -> str:
+    """Markdown: per shape and layer, ms per forward+backward eager and compiled, each over BN's eager step."""
+    lines = ['| shape | N×C×H×W | mode | ' + ' | '.join(layers) + ' |', '|---|---|---|' + '---:|' * len(layers)]
+    for row in rows:
+        for mode, seconds in (('eager', row.seconds), (f'compiled ({backend})', row.compiled_seconds)):
+            cells = [f'{1e3 * seconds[name]:.2f} ({seconds[name] / row.seconds["BN"]:.2f}×BN)'
+                     if 'BN' in row.seconds else f'{1e3 * seconds[name]:.2f}' for name in layers]
+            lines.append(f'| {row.name} | {"×".join(map(str, row.shape))} | {mode} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
@@ -399,6 +418,21 @@ def main():
             md += [f'- {line}' for line in targets12] + ['']
         report['rows'] = rows
         report['targets12'] = targets12
+
+    if args.compile_layers:
+        shapes = dict(bench.scaled_shapes(scale))
+        compiled_rows = []
+        for name in COMPILE_LAYER_SHAPES:
+            compiled_rows.append(bench.LayerStepBenchmark(name, shapes[name], layers, device,
+                                                          repeats=max(args.repeats, 21), memory=False,
+                                                          compile_backend=args.compile_backend).run())
+            print(f'  measured {name} eager and compiled', flush=True)
+        md += [f'## Layers eager and under torch.compile (fullgraph, backend {args.compile_backend}) at the '
+               f'smallest maps (scale {scale:g})', '',
+               'ms per forward+backward (median of interleaved runs, the compiling round discarded); every ratio '
+               "is to BN's eager step in the same run.", '',
+               format_compiled_layers(compiled_rows, layers, args.compile_backend), '']
+        report['compiled_layers'] = dict(backend=args.compile_backend, rows=compiled_rows)
 
     if not args.no_e2e:
         e2e = bench.TrainingIterationBenchmark(e2e_configs(args.gn_config, args.gw_paper_config),
