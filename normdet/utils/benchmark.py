@@ -8,8 +8,9 @@ round), :meth:`~BaseBenchmark.run` discards some warm-up rounds and summarises t
 that numbers mean the same on every machine:
 
 - Time: one training step of the layer alone, ``y = layer(x); y.backward(dy)``, in float32. The candidates
-  of a row run interleaved (A, B, C, A, B, C, ...) after warm-up and each reports the median of its
-  repeats, so a machine that slows down mid-run slows every candidate alike. Ratios are only ever taken
+  of a row run interleaved (A, B, C, B, C, A, C, A, B, ...: the order turned by one each round) after
+  warm-up and each reports the median of its repeats, so a machine that slows down mid-run slows every
+  candidate alike and no candidate always runs after the same one. Ratios are only ever taken
   between numbers of one row.
 - The floor of a whitening layer: the five matmuls of 2·g·E floating-point operations each that its
   forward and backward cannot avoid (E the input's elements, g the whitened dimension: GW's groups,
@@ -224,13 +225,15 @@ class BaseBenchmark:
     every candidate in each round, so that a machine slowing down mid-run slows them all alike).
 
     Subclasses implement :meth:`run_once`, one round: every candidate once, returning its seconds by name.
-    :meth:`run` runs ``warmup`` rounds it discards, then ``repeats`` rounds, and returns
-    :meth:`summarise` of the ``{name: [seconds of each round]}`` they timed.
+    :meth:`run` runs ``warmup`` rounds it discards, then ``repeats`` rounds, more while the timed rounds
+    have taken less than ``min_seconds`` in all (at most 20·``repeats``: a median of a few millisecond
+    steps is noise), and returns :meth:`summarise` of the ``{name: [seconds of each round]}`` they timed.
     """
 
-    def __init__(self, repeats: int, warmup: int):
+    def __init__(self, repeats: int, warmup: int, min_seconds: float = 0.0):
         self.repeats = repeats
         self.warmup = warmup
+        self.min_seconds = min_seconds
 
     def run_once(self) -> Dict[str, float]:
         raise NotImplementedError
@@ -238,11 +241,15 @@ class BaseBenchmark:
     def run(self):
         times: Dict[str, List[float]] = {}
         self.warmup_times: Dict[str, List[float]] = {}  # the discarded rounds, for subclasses to report
-        for round_ in range(self.warmup + self.repeats):
+        round_, timed = 0, 0.0
+        while round_ < self.warmup + self.repeats or (timed < self.min_seconds and round_ < 20 * self.repeats):
             seconds = self.run_once()
             kept = times if round_ >= self.warmup else self.warmup_times
             for name, value in seconds.items():
                 kept.setdefault(name, []).append(value)
+            if round_ >= self.warmup:
+                timed += sum(seconds.values())
+            round_ += 1
         return self.summarise(times)
 
     def summarise(self, times: Dict[str, List[float]]):
@@ -305,12 +312,13 @@ class LayerStepBenchmark(BaseBenchmark):
         seed: of the input and upstream gradient.
         compile_backend: also time each layer under ``torch.compile(fullgraph=True)`` with this backend,
             interleaved with the eager steps (the first warm-up round compiles); None: eager only.
+        min_seconds: more rounds than ``repeats`` until the timed ones take this long (small maps).
     """
 
     def __init__(self, name: str, shape: Sequence[int], layers: Sequence[str], device: torch.device,
                  repeats: int = 5, warmup: int = 2, memory: bool = True, seed: int = 0,
-                 compile_backend: Optional[str] = None):
-        super().__init__(repeats, warmup)
+                 compile_backend: Optional[str] = None, min_seconds: float = 0.0):
+        super().__init__(repeats, warmup, min_seconds)
         self.name, self.shape, self.device, self.memory = name, tuple(shape), device, memory
         gen = torch.Generator().manual_seed(seed)
         x = torch.randn(*shape, generator=gen).to(device)
@@ -326,6 +334,7 @@ class LayerStepBenchmark(BaseBenchmark):
             if floor is not None:
                 self.floor_steps[layer_name] = floor
                 self.floor_newton_steps[layer_name] = floor_step(layer, x, newton=True)
+        self.rounds_run = 0
         self.compiled_steps = {}
         if compile_backend is not None:
             if warmup < 1:
@@ -340,8 +349,14 @@ class LayerStepBenchmark(BaseBenchmark):
                       **{f'compiled:{k}': v for k, v in self.compiled_steps.items()}}
 
     def run_once(self) -> Dict[str, float]:
+        # The order turns by one step each round, so that no step always follows the same one: on small maps
+        # BGN timed right after GW took 1.33x SyncBGN's time (the same code, timed after BGN) at FPN P5.
+        names = list(self.steps)
+        start = self.rounds_run % len(names)
+        self.rounds_run += 1
         seconds = {}
-        for name, step in self.steps.items():
+        for name in names[start:] + names[:start]:
+            step = self.steps[name]
             _sync(self.device)
             start = time.perf_counter()
             step()

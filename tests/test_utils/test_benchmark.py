@@ -7,9 +7,9 @@ import torch.nn as nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from normdet.layers.whitening import newton_schulz_whitening, newton_schulz_whitening_backward
-from normdet.utils.benchmark import (NORM_CFGS, CompiledIterationBenchmark, InferenceBenchmark, LayerStepBenchmark,
-                                     TrainingStepBenchmark, build_layer, drop_pretrained, floor_step, newton_matmuls,
-                                     peak_memory, saved_tensor_bytes, scaled_shapes)
+from normdet.utils.benchmark import (NORM_CFGS, BaseBenchmark, CompiledIterationBenchmark, InferenceBenchmark,
+                                     LayerStepBenchmark, TrainingStepBenchmark, build_layer, drop_pretrained,
+                                     floor_step, newton_matmuls, peak_memory, saved_tensor_bytes, scaled_shapes)
 
 
 def test_peak_memory_counts_output_and_input_gradient():
@@ -182,3 +182,25 @@ def test_compiled_and_eager_demo_models_start_equal_and_compute_alike():
 def test_compiled_steps_need_a_discarded_round():
     with pytest.raises(ValueError, match='warmup >= 1'):
         LayerStepBenchmark('tiny', (2, 64, 4, 4), ['BN'], torch.device('cpu'), warmup=0, compile_backend='eager')
+
+
+def test_layer_steps_turn_their_order_each_round():
+    bench = LayerStepBenchmark('tiny', (2, 64, 4, 4), ['BN', 'GN', 'BGN'], torch.device('cpu'), memory=False)
+    order = []
+    bench.steps = {name: (lambda name=name: order.append(name)) for name in bench.steps}
+    for _ in range(3):
+        bench.run_once()
+    assert order == ['BN', 'GN', 'BGN', 'GN', 'BGN', 'BN', 'BGN', 'BN', 'GN']
+
+
+def test_short_rounds_repeat_until_the_minimum_time():
+    class Rounds(BaseBenchmark):
+        def run_once(self):
+            return {'step': 0.01}
+
+        def summarise(self, times):
+            return times['step']
+
+    assert len(Rounds(repeats=5, warmup=1).run()) == 5
+    assert len(Rounds(repeats=5, warmup=1, min_seconds=0.195).run()) == 20
+    assert len(Rounds(repeats=5, warmup=1, min_seconds=10.0).run()) == 99  # 20·5 rounds, 1 discarded

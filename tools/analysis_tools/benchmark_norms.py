@@ -83,6 +83,9 @@ def parse_args():
                         'default 1 on CUDA, 0.5 on CPU')
     parser.add_argument('--layers', nargs='+', default=list(bench.NORM_CFGS), choices=list(bench.NORM_CFGS))
     parser.add_argument('--repeats', type=int, default=7, help='timed rounds per shape (median); >= 5')
+    parser.add_argument('--min-seconds', type=float, default=1.0,
+                        help='per shape, more rounds than --repeats (up to 20x) until the timed ones take this '
+                        'long: the small maps, whose steps take milliseconds')
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory pass')
     parser.add_argument('--no-shapes', action='store_true', help='only the targets (and --e2e)')
     parser.add_argument('--no-e2e', action='store_true', help='skip the training iterations of the demo model')
@@ -372,8 +375,8 @@ def main():
     info = machine_info(device)
     command = ' '.join(sys.argv)
     print(f"# normdet norm benchmark: {info.get('gpu', info.get('cpu'))}, torch {info['torch']}, "
-          f"{info['threads']} threads, float32, medians of {args.repeats} interleaved runs")
-    report = dict(machine=info, scale=scale, repeats=args.repeats, command=command)
+          f"{info['threads']} threads, float32, medians of {args.repeats} or more interleaved runs")
+    report = dict(machine=info, scale=scale, repeats=args.repeats, min_seconds=args.min_seconds, command=command)
     md = [f"`python {command}` on {info.get('gpu', info.get('cpu'))}, torch {info['torch']}, "
           f"{info['threads']} threads, float32.", '']
     if device.type == 'cpu':
@@ -396,7 +399,7 @@ def main():
     if not args.no_shapes:
         for name, shape in bench.scaled_shapes(scale):
             rows.append(bench.LayerStepBenchmark(name, shape, layers, device, repeats=args.repeats,
-                                                 memory=not args.no_memory).run())
+                                                 memory=not args.no_memory, min_seconds=args.min_seconds).run())
             print(f'  measured {name} {shape}', flush=True)
         md += [f'## Layers at the shapes of Mask R-CNN R-50-FPN, 2 images of 800×1344, scale {scale:g}', '',
                'ms per forward+backward (median of interleaved runs); ×GN and ×floor are ratios of times from the '
@@ -424,8 +427,9 @@ def main():
         compiled_rows = []
         for name in COMPILE_LAYER_SHAPES:
             compiled_rows.append(bench.LayerStepBenchmark(name, shapes[name], layers, device,
-                                                          repeats=max(args.repeats, 21), memory=False,
-                                                          compile_backend=args.compile_backend).run())
+                                                          repeats=args.repeats, memory=False,
+                                                          compile_backend=args.compile_backend,
+                                                          min_seconds=args.min_seconds).run())
             print(f'  measured {name} eager and compiled', flush=True)
         md += [f'## Layers eager and under torch.compile (fullgraph, backend {args.compile_backend}) at the '
                f'smallest maps (scale {scale:g})', '',
