@@ -8,7 +8,7 @@ round), :meth:`~BaseBenchmark.run` discards some warm-up rounds and summarises t
 that numbers mean the same on every machine:
 
 - Time: one training step of the layer alone, ``y = layer(x); y.backward(dy)``, in float32. The candidates
-  of a row run interleaved (A, B, C, B, C, A, C, A, B, ...: the order turned by one each round) after
+  of a row run interleaved (A, B, C, C, A, B, B, C, A, ...: each round in a new, seeded, order) after
   warm-up and each reports the median of its repeats, so a machine that slows down mid-run slows every
   candidate alike and no candidate always runs after the same one. Ratios are only ever taken
   between numbers of one row.
@@ -48,6 +48,7 @@ import contextlib
 import copy
 import logging
 import os
+import random
 import statistics
 import sys
 import time
@@ -349,13 +350,14 @@ class LayerStepBenchmark(BaseBenchmark):
                       **{f'compiled:{k}': v for k, v in self.compiled_steps.items()}}
 
     def run_once(self) -> Dict[str, float]:
-        # The order turns by one step each round, so that no step always follows the same one: on small maps
-        # BGN timed right after GW took 1.33x SyncBGN's time (the same code, timed after BGN) at FPN P5.
-        names = list(self.steps)
-        start = self.rounds_run % len(names)
+        # A new order each round (seeded), so that no step always follows the same one: on small maps the step
+        # after GW's is slowed (at FPN P5, BGN timed after GW took 1.4x SyncBGN's time, the same code, and
+        # SyncBGN 1.5x BGN's when the two swapped places).
+        order = list(self.steps)
+        random.Random(self.rounds_run).shuffle(order)
         self.rounds_run += 1
         seconds = {}
-        for name in names[start:] + names[:start]:
+        for name in order:
             step = self.steps[name]
             _sync(self.device)
             start = time.perf_counter()
