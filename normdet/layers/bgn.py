@@ -178,8 +178,9 @@ class SyncBatchGroupNorm(BatchGroupNorm):
     r"""BGN whose training statistics are taken over the batches of all processes of a process group.
 
     Equals BGN on the concatenation of the per-process batches, gradients included (one all-reduce of the
-    groups' moments in the forward, one of the gradient's group sums in the backward), for uneven batches too, including a process with an empty batch, which
-    still joins the reductions. Without an initialised process group of more than one process it is BGN.
+    groups' moments in the forward, one of the gradient's group sums in the backward), for uneven batches
+    too, including a process with an empty batch, which still joins the reductions. Without an initialised
+    process group of more than one process it is BGN.
     As with ``nn.SyncBatchNorm``, every process must call the layer in each training forward.
 
     Args:

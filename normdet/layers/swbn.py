@@ -223,8 +223,9 @@ class StochasticWhiteningBN(_GroupSizeMixin, _RunningStatsMixin, BaseNormLayer):
     def whitening_stats(self) -> Optional[dict]:
         r"""How white the last training batch left the output, per group: with M = WΣWᵀ (W the matrix this
         layer applied, Σ = ``last_covariance``), ``kl`` = ½(tr M − ln det M) − d/2 and ``fro`` =
-        ½‖I − M‖_F (the two criteria, 0 when M = I; ``kl`` is inf where M is singular to the precision of Σ), and ``cond`` = the
-        condition number of W (2-norm). Float64 tensors of shape (C/d,); None before the first step.
+        ½‖I − M‖_F (the two criteria, 0 when M = I; ``kl`` is inf where M is singular to the precision of
+        Σ), and ``cond`` = the condition number of W (2-norm). Float64 tensors of shape (C/d,); None before
+        the first step.
 
         Example::
 
