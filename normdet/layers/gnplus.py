@@ -52,18 +52,20 @@ class GroupNormPlusFunction(torch.autograd.Function):
         gn_means = scale_nc * (mean_nc.view(n, c) - centre_nc)
         batch_mean = gn_means.mean(0)
         deviation = gn_means - batch_mean
-        batch_var = (scale_nc * scale_nc * m2_nc.view(n, c) + length * deviation * deviation).sum(0) / (n * length)
+        gn_m2_nc = scale_nc * scale_nc * m2_nc.view(n, c)  # M2 of x_gn within each (n, c)
+        batch_var = torch.addcmul(gn_m2_nc, deviation, deviation, value=length).sum(0).div_(n * length)
         batch_invstd = torch.rsqrt(batch_var + eps)
         w = torch.sigmoid(mix_logit)
         gamma = torch.ones_like(batch_mean) if weight is None else weight
         beta = torch.zeros_like(batch_mean) if bias is None else bias
-        slope = gamma * (w + (1 - w) * batch_invstd)
-        offset = beta - gamma * (1 - w) * batch_invstd * batch_mean
+        bn_share = (1 - w) * batch_invstd  # (1 − w)·r
+        slope = gamma * (bn_share + w)  # A
+        offset = torch.addcmul(beta, gamma * bn_share, batch_mean, value=-1)  # B
         affine = torch.stack([slope, offset]).repeat(1, n)  # per (n, c), as the (1, N·C, L) view's channels
         y = F.batch_norm(rows, centre_nc.reshape(-1), gn_var_nc.reshape(-1), affine[0], affine[1], False, 0.0, eps)
         # Reshaped without becoming a view, which the next layer (an in-place ReLU) could not modify.
         y = torch.ops.aten._unsafe_view(y, x.shape)
-        ctx.save_for_backward(x, weight, mix_logit, gn_stats, gn_means, m2_nc, batch_mean, batch_invstd)
+        ctx.save_for_backward(x, weight, mix_logit, gn_stats, gn_means, gn_m2_nc, batch_mean, batch_invstd, slope)
         ctx.groups, ctx.eps = groups, eps
         ctx.mark_non_differentiable(batch_mean, batch_var)
         return y, batch_mean, batch_var
@@ -71,7 +73,7 @@ class GroupNormPlusFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y: Tensor, *_):
-        x, weight, mix_logit, gn_stats, gn_means, m2_nc, mu, r = ctx.saved_tensors
+        x, weight, mix_logit, gn_stats, gn_means, gn_m2_nc, mu, r, slope = ctx.saved_tensors
         centre_nc, gn_var_nc, scale_nc = gn_stats
         n, c = x.shape[:2]
         rows = x.reshape(1, n * c, -1)
@@ -82,18 +84,18 @@ class GroupNormPlusFunction(torch.autograd.Function):
         p, d = p_nc.sum(0), d_nc.sum(0)
         w = torch.sigmoid(mix_logit)
         gamma = torch.ones_like(mu) if weight is None else weight
-        h = r * (p - mu * d)
-        grad_weight = w * p + (1 - w) * h
+        h = r * torch.addcmul(p, mu, d, value=-1)
+        grad_weight = torch.lerp(h, p, w)  # w·P + (1 − w)·H
         grad_mix = w * (1 - w) * (gamma * (p - h)).sum()
         grad_x = None
         if ctx.needs_input_grad[0]:
             values = n * length
-            slope = gamma * (w + (1 - w) * r)
-            u = gamma * (1 - w)
-            k = -u * r * r * h / values
-            j = (-u * r * d + u * r * r * mu * h) / values
+            ur = gamma * (1 - w) * r  # u·r
+            urrh = ur * r * h
+            k = urrh / -values
+            j = torch.addcmul(urrh * mu, ur, d, value=-1).div_(values)
             x1 = length * gn_means  # Σ_l x_gn per (n, c)
-            x2 = scale_nc * scale_nc * m2_nc.view(n, c) + length * gn_means * gn_means  # Σ_l x_gn²
+            x2 = torch.addcmul(gn_m2_nc, gn_means, gn_means, value=length)  # Σ_l x_gn²
             per_group = c // ctx.groups
             t1 = (slope * d_nc + k * x1 + length * j).view(n, ctx.groups, -1).sum(2)
             t2 = (slope * p_nc + k * x2 + j * x1).view(n, ctx.groups, -1).sum(2)
