@@ -346,7 +346,7 @@ class LayerStepBenchmark(BaseBenchmark):
             if floor is not None:
                 self.floor_steps[layer_name] = floor
                 self.floor_newton_steps[layer_name] = floor_step(layer, x, newton=True)
-        self.rounds_run = 0
+        self.order_rng = random.Random(seed)
         self.compiled_steps = {}
         if compile_backend is not None:
             if warmup < 1:
@@ -366,8 +366,7 @@ class LayerStepBenchmark(BaseBenchmark):
         # after GW's is slowed (at FPN P5, BGN timed after GW took 1.4x SyncBGN's time, the same code, and
         # SyncBGN 1.5x BGN's when the two swapped places).
         order = list(self.steps)
-        random.Random(self.rounds_run).shuffle(order)
-        self.rounds_run += 1
+        self.order_rng.shuffle(order)
         seconds = {}
         for name in order:
             step = self.steps[name]

@@ -219,9 +219,10 @@ def format_compiled_layers(rows: Sequence[bench.LayerStepResult], layers: Sequen
     """Markdown: per shape and layer, ms per forward+backward eager and compiled, each over BN's eager step."""
     lines = ['| shape | N×C×H×W | mode | ' + ' | '.join(layers) + ' |', '|---|---|---|' + '---:|' * len(layers)]
     for row in rows:
-        for mode, seconds in (('eager', row.seconds), (f'compiled ({backend})', row.compiled_seconds)):
-            cells = [f'{1e3 * seconds[name]:.2f} ({seconds[name] / row.seconds["BN"]:.2f}×BN)'
-                     if 'BN' in row.seconds else f'{1e3 * seconds[name]:.2f}' for name in layers]
+        for mode, seconds, vs_bn in (('eager', row.seconds, row.vs_bn),
+                                     (f'compiled ({backend})', row.compiled_seconds, row.compiled_vs_bn)):
+            cells = [f'{1e3 * seconds[name]:.2f}' + ('' if vs_bn(name) is None else f' ({vs_bn(name):.2f}×BN)')
+                     for name in layers]
             lines.append(f'| {row.name} | {"×".join(map(str, row.shape))} | {mode} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
